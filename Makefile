@@ -40,11 +40,19 @@ PROG_SRC  := $(wildcard bin/*.c)
 PROGS     := $(PROG_SRC:bin/%.c=$(BUILD)/bin/%)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPERS   := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
 CUDA_SRC  := $(wildcard kernels/*.cu kernels/*/*.cu)
 MAN_SRC   := $(wildcard man/*.[0-9])
 
-all: $(LIB) $(PROGS)
+# eval is also installed as evaluate, because eval is a shell builtin.
+ALIASES   := $(if $(filter $(BUILD)/bin/eval,$(PROGS)),$(BUILD)/bin/evaluate)
+
+all: $(LIB) $(PROGS) $(ALIASES)
+
+$(BUILD)/bin/evaluate: $(BUILD)/bin/eval
+	ln -sf eval $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -55,14 +63,19 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/bin/%: bin/%.c $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	@mkdir -p $(dir $@) $(BUILD)/obj/bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(BUILD)/obj/bin/$*.d $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -MMD -MP $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	@mkdir -p $(dir $@) $(BUILD)/obj/tests/unit
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -MMD -MP -MF $(BUILD)/obj/tests/unit/$*.d $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-tests: $(UNITS)
+# Small programs the CLI tests drive (not installed).
+$(BUILD)/helpers/%: tests/helpers/%.c $(LIB)
+	@mkdir -p $(dir $@) $(BUILD)/obj/helpers
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(BUILD)/obj/helpers/$*.d $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+tests: $(UNITS) $(HELPERS)
 
 # The one test command (README and .ci/run): C unit tests and CLI scripts,
 # both TAP, through prove.
@@ -103,6 +116,8 @@ demo: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
 	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin)
+	$(if $(ALIASES),ln -sf eval $(DESTDIR)$(PREFIX)/bin/evaluate)
+	$(if $(ALIASES),ln -sf eval.1 $(DESTDIR)$(PREFIX)/share/man/man1/evaluate.1)
 	for m in $(MAN_SRC); do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
 
 clean:
