@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "input.h"
 #include "json.h"
 
@@ -20,43 +21,19 @@ enum { TREC_MAX_LINE = 64 << 20, TREC_ARENA_BLOCK = 1 << 20, TREC_MAX_FIELDS = 8
  * gigabytes.  trec_eval documents -127..127. */
 #define TREC_MAX_REL 1000000L
 
-struct trec_arena_block {
-	struct trec_arena_block *next;
-	size_t used, cap;
-	char data[];
-};
-
-static char *arena_strdup(struct trec_arena_block **arena, const char *s, size_t n)
+/* Query ids and docnos live in one arena per qrels or run, freed at once. */
+static char *trec_strdup(struct arena **arena, const char *s, size_t n)
 {
-	struct trec_arena_block *b = *arena;
 	char *p;
 
-	if (!b || b->cap - b->used < n + 1) {
-		size_t cap = n + 1 > TREC_ARENA_BLOCK ? n + 1 : TREC_ARENA_BLOCK;
-
-		b = malloc(sizeof *b + cap);
-		if (!b)
-			return NULL;
-		b->next = *arena;
-		b->used = 0;
-		b->cap = cap;
-		*arena = b;
-	}
-	p = b->data + b->used;
+	if (!*arena && !(*arena = arena_new(TREC_ARENA_BLOCK)))
+		return NULL;
+	p = arena_alloc(*arena, n + 1, 1);
+	if (!p)
+		return NULL;
 	memcpy(p, s, n);
 	p[n] = '\0';
-	b->used += n + 1;
 	return p;
-}
-
-static void arena_free(struct trec_arena_block *b)
-{
-	while (b) {
-		struct trec_arena_block *next = b->next;
-
-		free(b);
-		b = next;
-	}
 }
 
 /* One parsed line, before grouping by query. */
@@ -72,7 +49,7 @@ struct trec_entries {
 	struct trec_entry *v;
 	size_t n, cap;
 	const char *last_qid;   /* consecutive lines share one qid copy */
-	struct trec_arena_block *arena;
+	struct arena *arena;
 };
 
 static int entries_add(struct trec_entries *e, const char *name, unsigned long line,
@@ -95,10 +72,10 @@ static int entries_add(struct trec_entries *e, const char *name, unsigned long l
 	if (e->last_qid && strlen(e->last_qid) == qid_len && !memcmp(e->last_qid, qid, qid_len)) {
 		x->qid = e->last_qid;
 	} else {
-		x->qid = arena_strdup(&e->arena, qid, qid_len);
+		x->qid = trec_strdup(&e->arena, qid, qid_len);
 		e->last_qid = x->qid;
 	}
-	x->docno = arena_strdup(&e->arena, docno, docno_len);
+	x->docno = trec_strdup(&e->arena, docno, docno_len);
 	if (!x->qid || !x->docno)
 		return lm_fail(err, LM_ENOMEM, "%s:%lu: out of memory", name, line);
 	x->line = line;
@@ -602,7 +579,7 @@ int trec_run_load(struct trec_run *run, const char *path, struct lm_error *err)
 			goto out;
 	}
 	runid = tag ? tag : base_name(path);
-	run->runid = arena_strdup(&e.arena, runid, strlen(runid));
+	run->runid = trec_strdup(&e.arena, runid, strlen(runid));
 	if (!run->runid) {
 		rc = lm_fail(err, LM_ENOMEM, "%s: out of memory", in.name);
 		goto out;

@@ -25,6 +25,8 @@
 
 #include "error.h"
 
+struct arena;
+
 struct trec_judgement {
 	const char *docno;
 	long rel;               /* < 0: in the pool but unjudged (trec_eval) */
@@ -40,7 +42,7 @@ struct trec_qrels {
 	struct trec_qrels_query *queries;  /* sorted by qid */
 	size_t n_queries;
 	struct trec_judgement *all_judged;
-	struct trec_arena_block *arena;
+	struct arena *arena;
 };
 
 struct trec_ranked_doc {
@@ -60,7 +62,7 @@ struct trec_run {
 	const char *runid;   /* tag of the last line (trec_eval), or the file's
 			      * base name for NDJSON hits */
 	struct trec_ranked_doc *all_docs;
-	struct trec_arena_block *arena;
+	struct arena *arena;
 };
 
 /* Load judgements from PATH ("-" = standard input). */

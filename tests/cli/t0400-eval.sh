@@ -250,34 +250,6 @@ test_expect_success '--baseline fails when a baseline measure is not evaluated' 
 	grep -q "ndcg is in base but was not evaluated" err
 '
 
-# The EXAMPLES of man/eval.1 call "evaluate", the installed name; give it
-# one here in case the build directory has none.  Same rules as
-# t0010-manpages.sh: in each literal block "$ " lines are commands ("\"
-# continues one), the other lines the output they must print.
-cat >"$TRASH/examples.awk" <<-\EOF
-	/^\.Sh / { inex = ($2 == "EXAMPLES") }
-	inex && /^\.Bd -literal/ { n++; inblk = 1; cont = 0
-		sh = dir "/" n ".sh"; out = dir "/" n ".out"
-		printf "" > sh; printf "" > out; next }
-	inblk && /^\.Ed/ { inblk = 0; close(sh); close(out); next }
-	inblk {
-		gsub(/\\e/, "\\"); gsub(/\\-/, "-"); gsub(/\\&/, "")
-		if (cont) { print > sh; cont = /\\$/; next }
-		if (sub(/^\$ /, "")) { print > sh; cont = /\\$/ }
-		else print > out
-	}
-EOF
-test_expect_success 'man page examples run as evaluate and print what they say' '
-	mkdir -p bin ex/run && ln -sf "$EVAL" bin/evaluate &&
-	awk -v dir=ex -f "$TRASH/examples.awk" "$TEST_ROOT/man/eval.1" &&
-	test -f ex/3.sh &&
-	for sh in ex/*.sh; do
-		(cd ex/run && PATH="$TRASH/bin:$PATH" bash -e -o pipefail "../../$sh") >got &&
-		diff -u "${sh%.sh}.out" got || exit 1
-	done &&
-	grep -q "^map *	all	0.8333$" ex/run/current.txt
-'
-
 # ---- against the Python reference on SciFact ----
 
 SCIFACT="$SHARED/data/scifact/trec"
