@@ -5,6 +5,7 @@
 #   make test SAN=1      the same suite built with ASan + UBSan (in build/san)
 #   make fuzz-smoke      each libFuzzer target for FUZZ_SECONDS (clang)
 #   make cuda-check      compile kernels/*.cu with nvcc, when nvcc exists
+#   make eval-beir       BM25 nDCG@10 / recall on ../shared BEIR sets
 #   make install PREFIX=/usr/local    make clean    make demo
 
 VERSION  := 0.1.0
@@ -113,6 +114,10 @@ cuda-check:
 demo: all
 	./scripts/demo
 
+# BM25 quality on the BEIR sets in ../shared (nDCG@10, recall@100), from scratch.
+eval-beir: all
+	./scripts/eval-beir --check
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
 	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin)
@@ -123,5 +128,5 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all tests test fuzz fuzz-smoke cuda-check demo install clean
+.PHONY: all tests test fuzz fuzz-smoke cuda-check demo eval-beir install clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

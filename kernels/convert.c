@@ -1,7 +1,5 @@
 #include "convert.h"
 
-#include <pthread.h>
-
 #include "half.h"
 
 static void f16_to_f32_scalar(const uint16_t *src, float *dst, size_t n)
@@ -70,44 +68,24 @@ extern const struct convert_kernels convert_kernels_avx2;
 extern const struct convert_kernels convert_kernels_avx512;
 #endif
 
+static const void *const tables[CPU_LEVEL_COUNT] = {
+	[CPU_SCALAR] = &kernels_scalar,
+#if defined(__x86_64__)
+	[CPU_AVX2] = &convert_kernels_avx2,
+	[CPU_AVX512] = &convert_kernels_avx512,
+#endif
+};
+
+static struct cpu_dispatch dispatch = CPU_DISPATCH_INIT(tables);
+
 const struct convert_kernels *convert_kernels_at(enum cpu_level level)
 {
-	const struct cpu_features *cpu = cpu_features();
-
-	if (level > cpu->hw_level)
-		return NULL;
-	switch (level) {
-	case CPU_SCALAR:
-		return &kernels_scalar;
-#if defined(__x86_64__)
-	case CPU_AVX2:
-		return &convert_kernels_avx2;
-	case CPU_AVX512:
-		return &convert_kernels_avx512;
-#endif
-	default:
-		return NULL;
-	}
-}
-
-static const struct convert_kernels *active;
-static pthread_once_t active_once = PTHREAD_ONCE_INIT;
-
-static void choose(void)
-{
-	int level;
-
-	for (level = cpu_features()->level; level >= CPU_SCALAR; level--) {
-		active = convert_kernels_at((enum cpu_level)level);
-		if (active)
-			return;
-	}
+	return cpu_table_at(tables, level);
 }
 
 const struct convert_kernels *convert_kernels(void)
 {
-	pthread_once(&active_once, choose);
-	return active;
+	return cpu_dispatch(&dispatch);
 }
 
 void convert_f16_to_f32(const uint16_t *src, float *dst, size_t n)

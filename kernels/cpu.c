@@ -1,6 +1,7 @@
 #include "cpu.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,4 +123,24 @@ const struct cpu_features *cpu_features(void)
 {
 	pthread_once(&detect_once, detect);
 	return &detected;
+}
+
+const void *cpu_table_at(const void *const *tables, enum cpu_level level)
+{
+	if ((unsigned)level >= CPU_LEVEL_COUNT || level > cpu_features()->hw_level)
+		return NULL;
+	return tables[level];
+}
+
+const void *cpu_dispatch(struct cpu_dispatch *d)
+{
+	const void *t = atomic_load_explicit(&d->chosen, memory_order_acquire);
+	int level;
+
+	if (t)
+		return t;
+	for (level = cpu_features()->level; level >= CPU_SCALAR && !t; level--)
+		t = cpu_table_at(d->tables, (enum cpu_level)level);
+	atomic_store_explicit(&d->chosen, t, memory_order_release);
+	return t;
 }

@@ -47,4 +47,24 @@ const struct cpu_features *cpu_features(void);
 /* "scalar", "avx2", "avx512", "avx512_vnni"; "?" when out of range. */
 const char *cpu_level_name(enum cpu_level level);
 
+/* Kernel selection shared by the kernel interfaces (convert.h,
+ * distance.h): a module lists one kernel table per level, NULL where a
+ * level has none of its own, and gets back the table to use.
+ *
+ * cpu_table_at gives tables[level], or NULL when the CPU and OS lack the
+ * level or the level has no table.  cpu_dispatch gives the table of the
+ * highest level at or below cpu_features()->level that has one (scalar
+ * tables always exist); it is worked out on first call and cached in the
+ * dispatch, which is safe from any thread: a race computes the same
+ * answer twice. */
+struct cpu_dispatch {
+	const void *const *tables;   /* CPU_LEVEL_COUNT entries */
+	const void *_Atomic chosen;
+};
+
+#define CPU_DISPATCH_INIT(tables) { (tables), NULL }
+
+const void *cpu_table_at(const void *const *tables, enum cpu_level level);
+const void *cpu_dispatch(struct cpu_dispatch *d);
+
 #endif

@@ -1,7 +1,5 @@
 #include "distance.h"
 
-#include <pthread.h>
-
 /* Four partial sums, as dot_f32_scalar in convert.c. */
 static float l2sq_scalar(const float *a, const float *b, size_t n)
 {
@@ -63,12 +61,32 @@ static float dot_sq8_scalar(const float *a, const uint8_t *code, const float *lo
 	return s;
 }
 
+static void l2sq_rows_scalar(const float *q, const float *base, size_t n, const uint32_t *ids, size_t count,
+	float *out)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		out[i] = l2sq_scalar(q, base + (size_t)ids[i] * n, n);
+}
+
+static void dot_rows_scalar(const float *q, const float *base, size_t n, const uint32_t *ids, size_t count,
+	float *out)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		out[i] = dot_scalar(q, base + (size_t)ids[i] * n, n);
+}
+
 static const struct distance_kernels kernels_scalar = {
 	.level = CPU_SCALAR,
 	.l2sq = l2sq_scalar,
 	.dot = dot_scalar,
 	.l2sq_sq8 = l2sq_sq8_scalar,
 	.dot_sq8 = dot_sq8_scalar,
+	.l2sq_rows = l2sq_rows_scalar,
+	.dot_rows = dot_rows_scalar,
 };
 
 #if defined(__x86_64__)
@@ -76,42 +94,24 @@ extern const struct distance_kernels distance_kernels_avx2;
 extern const struct distance_kernels distance_kernels_avx512;
 #endif
 
+static const void *const tables[CPU_LEVEL_COUNT] = {
+	[CPU_SCALAR] = &kernels_scalar,
+#if defined(__x86_64__)
+	[CPU_AVX2] = &distance_kernels_avx2,
+	[CPU_AVX512] = &distance_kernels_avx512,
+#endif
+};
+
+static struct cpu_dispatch dispatch = CPU_DISPATCH_INIT(tables);
+
 const struct distance_kernels *distance_kernels_at(enum cpu_level level)
 {
-	if (level > cpu_features()->hw_level)
-		return NULL;
-	switch (level) {
-	case CPU_SCALAR:
-		return &kernels_scalar;
-#if defined(__x86_64__)
-	case CPU_AVX2:
-		return &distance_kernels_avx2;
-	case CPU_AVX512:
-		return &distance_kernels_avx512;
-#endif
-	default:
-		return NULL;
-	}
-}
-
-static const struct distance_kernels *active;
-static pthread_once_t active_once = PTHREAD_ONCE_INIT;
-
-static void choose(void)
-{
-	int level;
-
-	for (level = cpu_features()->level; level >= CPU_SCALAR; level--) {
-		active = distance_kernels_at((enum cpu_level)level);
-		if (active)
-			return;
-	}
+	return cpu_table_at(tables, level);
 }
 
 const struct distance_kernels *distance_kernels(void)
 {
-	pthread_once(&active_once, choose);
-	return active;
+	return cpu_dispatch(&dispatch);
 }
 
 float distance_l2sq(const float *a, const float *b, size_t n)

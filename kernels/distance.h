@@ -8,7 +8,8 @@
  *
  * Hot loops (graph search, list scans) fetch the table once with
  * distance_kernels() and call through it, rather than paying the dispatch
- * on every pair.
+ * on every pair; graph search scores a whole neighbour list per call with
+ * the _rows kernels.
  */
 #ifndef LMPIPE_DISTANCE_H
 #define LMPIPE_DISTANCE_H
@@ -19,6 +20,10 @@
 #include "cpu.h"
 
 typedef float distance_fn(const float *a, const float *b, size_t n);
+/* out[i] = fn(q, base + ids[i] * n, n) for i < count, bit for bit what the
+ * level's one-pair kernel gives; the rows are prefetched ahead of use. */
+typedef void distance_rows_fn(const float *q, const float *base, size_t n, const uint32_t *ids, size_t count,
+	float *out);
 
 struct distance_kernels {
 	enum cpu_level level;
@@ -29,6 +34,8 @@ struct distance_kernels {
 	 * 8-bit scalar-quantized one, decoded on the fly. */
 	float (*l2sq_sq8)(const float *a, const uint8_t *code, const float *lo, const float *step, size_t n);
 	float (*dot_sq8)(const float *a, const uint8_t *code, const float *lo, const float *step, size_t n);
+	distance_rows_fn *l2sq_rows;
+	distance_rows_fn *dot_rows;
 };
 
 const struct distance_kernels *distance_kernels(void);

@@ -13,7 +13,7 @@ static float hsum8(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-static float l2sq_avx2(const float *a, const float *b, size_t n)
+static inline float l2sq_avx2(const float *a, const float *b, size_t n)
 {
 	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), d0, d1;
 	size_t i;
@@ -35,7 +35,7 @@ static float l2sq_avx2(const float *a, const float *b, size_t n)
 	return s;
 }
 
-static float dot_avx2(const float *a, const float *b, size_t n)
+static inline float dot_avx2(const float *a, const float *b, size_t n)
 {
 	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
 	size_t i;
@@ -92,10 +92,53 @@ static float dot_sq8_avx2(const float *a, const uint8_t *code, const float *lo, 
 	return s;
 }
 
+/* Rows a few ids ahead are pulled in whole (a 128-float row is 8 lines)
+ * while the current one is scored, so the misses of a neighbour list
+ * overlap instead of queueing behind each distance. */
+#define ROWS_AHEAD 2
+
+static inline void prefetch_row(const float *row, size_t n)
+{
+	size_t off;
+
+	for (off = 0; off < n; off += 64 / sizeof(float))
+		__builtin_prefetch(row + off);
+}
+
+static void l2sq_rows_avx2(const float *q, const float *base, size_t n, const uint32_t *ids, size_t count,
+	float *out)
+{
+	size_t i;
+
+	for (i = 0; i < count && i < ROWS_AHEAD; i++)
+		prefetch_row(base + (size_t)ids[i] * n, n);
+	for (i = 0; i < count; i++) {
+		if (i + ROWS_AHEAD < count)
+			prefetch_row(base + (size_t)ids[i + ROWS_AHEAD] * n, n);
+		out[i] = l2sq_avx2(q, base + (size_t)ids[i] * n, n);
+	}
+}
+
+static void dot_rows_avx2(const float *q, const float *base, size_t n, const uint32_t *ids, size_t count,
+	float *out)
+{
+	size_t i;
+
+	for (i = 0; i < count && i < ROWS_AHEAD; i++)
+		prefetch_row(base + (size_t)ids[i] * n, n);
+	for (i = 0; i < count; i++) {
+		if (i + ROWS_AHEAD < count)
+			prefetch_row(base + (size_t)ids[i + ROWS_AHEAD] * n, n);
+		out[i] = dot_avx2(q, base + (size_t)ids[i] * n, n);
+	}
+}
+
 const struct distance_kernels distance_kernels_avx2 = {
 	.level = CPU_AVX2,
 	.l2sq = l2sq_avx2,
 	.dot = dot_avx2,
 	.l2sq_sq8 = l2sq_sq8_avx2,
 	.dot_sq8 = dot_sq8_avx2,
+	.l2sq_rows = l2sq_rows_avx2,
+	.dot_rows = dot_rows_avx2,
 };

@@ -5,7 +5,7 @@
 
 #include <immintrin.h>
 
-static float l2sq_avx512(const float *a, const float *b, size_t n)
+static inline float l2sq_avx512(const float *a, const float *b, size_t n)
 {
 	__m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), d0, d1;
 	__mmask16 m;
@@ -29,7 +29,7 @@ static float l2sq_avx512(const float *a, const float *b, size_t n)
 	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-static float dot_avx512(const float *a, const float *b, size_t n)
+static inline float dot_avx512(const float *a, const float *b, size_t n)
 {
 	__m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
 	__mmask16 m;
@@ -84,10 +84,53 @@ static float dot_sq8_avx512(const float *a, const uint8_t *code, const float *lo
 	return _mm512_reduce_add_ps(s0);
 }
 
+/* Rows a few ids ahead are pulled in whole (a 128-float row is 8 lines)
+ * while the current one is scored, so the misses of a neighbour list
+ * overlap instead of queueing behind each distance. */
+#define ROWS_AHEAD 2
+
+static inline void prefetch_row(const float *row, size_t n)
+{
+	size_t off;
+
+	for (off = 0; off < n; off += 64 / sizeof(float))
+		__builtin_prefetch(row + off);
+}
+
+static void l2sq_rows_avx512(const float *q, const float *base, size_t n, const uint32_t *ids, size_t count,
+	float *out)
+{
+	size_t i;
+
+	for (i = 0; i < count && i < ROWS_AHEAD; i++)
+		prefetch_row(base + (size_t)ids[i] * n, n);
+	for (i = 0; i < count; i++) {
+		if (i + ROWS_AHEAD < count)
+			prefetch_row(base + (size_t)ids[i + ROWS_AHEAD] * n, n);
+		out[i] = l2sq_avx512(q, base + (size_t)ids[i] * n, n);
+	}
+}
+
+static void dot_rows_avx512(const float *q, const float *base, size_t n, const uint32_t *ids, size_t count,
+	float *out)
+{
+	size_t i;
+
+	for (i = 0; i < count && i < ROWS_AHEAD; i++)
+		prefetch_row(base + (size_t)ids[i] * n, n);
+	for (i = 0; i < count; i++) {
+		if (i + ROWS_AHEAD < count)
+			prefetch_row(base + (size_t)ids[i + ROWS_AHEAD] * n, n);
+		out[i] = dot_avx512(q, base + (size_t)ids[i] * n, n);
+	}
+}
+
 const struct distance_kernels distance_kernels_avx512 = {
 	.level = CPU_AVX512,
 	.l2sq = l2sq_avx512,
 	.dot = dot_avx512,
 	.l2sq_sq8 = l2sq_sq8_avx512,
 	.dot_sq8 = dot_sq8_avx512,
+	.l2sq_rows = l2sq_rows_avx512,
+	.dot_rows = dot_rows_avx512,
 };

@@ -39,6 +39,12 @@ typedef int ann_accept_fn(uint32_t doc, void *arg);
 typedef int ann_put_fn(void *arg, const char *name, const void *data, size_t size, struct lm_error *err);
 typedef int ann_get_fn(void *arg, const char *name, const void **data, size_t *size, struct lm_error *err);
 
+/* The callbacks for index/idxfile.h: put's arg is a struct idxfile_writer *,
+ * get's a const struct idxfile * (a missing section is LM_EFORMAT naming the
+ * file and section). */
+int ann_idxfile_put(void *writer, const char *name, const void *data, size_t size, struct lm_error *err);
+int ann_idxfile_get(void *idxfile, const char *name, const void **data, size_t *size, struct lm_error *err);
+
 /* sort hits by descending score, ties by ascending doc */
 void ann_sort_hits(struct ann_hit *hits, size_t n);
 

@@ -10,18 +10,25 @@ struct porter {
 	int k, j;
 };
 
+static int vowel_letter(char c)
+{
+	return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
+}
+
 /* Porter section 2: a consonant is a letter other than A, E, I, O, U, and
- * other than Y preceded by a consonant. */
+ * other than Y preceded by a consonant.  A run of y's alternates from the
+ * letter in front of it (a leading y is a consonant); walked back without
+ * recursion so "yyyy..." cannot exhaust the stack. */
 static int cons(const struct porter *z, int i)
 {
-	switch (z->b[i]) {
-	case 'a': case 'e': case 'i': case 'o': case 'u':
-		return 0;
-	case 'y':
-		return i == 0 ? 1 : !cons(z, i - 1);
-	default:
-		return 1;
-	}
+	int i0 = i, c;
+
+	if (z->b[i] != 'y')
+		return !vowel_letter(z->b[i]);
+	while (i0 > 0 && z->b[i0] == 'y')
+		i0--;
+	c = z->b[i0] == 'y' ? 1 : !vowel_letter(z->b[i0]);
+	return (i - i0) % 2 ? !c : c;
 }
 
 /* m, the number of VC sequences in b[0..j]: the word is [C](VC)^m[V]. */
@@ -249,6 +256,7 @@ static void step5(struct porter *z)
 	}
 }
 
+/* Longer words are left alone: no English word is, and int indexes suffice. */
 size_t stem_porter(char *word, size_t len)
 {
 	struct porter z = { word, (int)len - 1, 0 };
