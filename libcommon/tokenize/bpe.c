@@ -1,25 +1,22 @@
 /* bpe.c - byte-level BPE merge loop and the GPT-2 byte mapping (see bpe.h). */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tokenize/bpe.h"
+#include "tokenize/tokcache.h"
 #include "utf8.h"
 
 #define NO_RANK UINT32_MAX
 /* Pieces up to this many bytes use a linear scan for the lowest pair; past
  * it a heap keeps the loop O(n log n). */
 #define SCAN_MAX 48
-#define CACHE_SLOTS 16384          /* power of two */
-#define CACHE_BYTES (4u << 20)
-#define CACHE_PIECE_MAX 128
 
 struct bpe {
 	const struct vocab *vocab;
 	unsigned flags;
 	int32_t unk_id;
 	int32_t byte_id[256];
-	uint64_t serial;           /* tags per-thread caches */
+	uint64_t serial;           /* tokcache owner */
 };
 
 /* GPT-2 encoder.py bytes_to_unicode(): bytes '!'..'~', 0xA1..0xAC and
@@ -29,14 +26,16 @@ static int byte_is_printable(unsigned b)
 	return (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae);
 }
 
+/* The 68 other bytes are 0x00..0x20, 0x7F..0xA0 and 0xAD, in that order. */
 uint32_t bpe_byte_to_unicode(uint8_t byte)
 {
 	if (byte_is_printable(byte))
 		return byte;
-	unsigned n = 0;
-	for (unsigned b = 0; b < byte; b++)
-		n += !byte_is_printable(b);
-	return 256 + n;
+	if (byte <= 0x20)
+		return 256u + byte;
+	if (byte <= 0xa0)
+		return 256u + 33 + (byte - 0x7fu);
+	return 256u + 67;
 }
 
 int bpe_unicode_to_byte(uint32_t cp)
@@ -45,11 +44,12 @@ int bpe_unicode_to_byte(uint32_t cp)
 		return byte_is_printable(cp) ? (int)cp : -1;
 	if (cp >= 256 + 68)
 		return -1;
-	unsigned n = cp - 256;
-	for (unsigned b = 0; b < 256; b++)
-		if (!byte_is_printable(b) && n-- == 0)
-			return (int)b;
-	return -1;
+	cp -= 256;
+	if (cp < 33)
+		return (int)cp;
+	if (cp < 67)
+		return (int)(0x7f + cp - 33);
+	return 0xad;
 }
 
 long bpe_unmap(const char *text, size_t len, char *out)
@@ -70,8 +70,6 @@ long bpe_unmap(const char *text, size_t len, char *out)
 	return (long)o;
 }
 
-static uint64_t bpe_serial;
-
 int bpe_new(struct bpe **b, const struct vocab *vocab, unsigned flags, int32_t unk_id,
 	    struct lm_error *err)
 {
@@ -86,7 +84,7 @@ int bpe_new(struct bpe **b, const struct vocab *vocab, unsigned flags, int32_t u
 		char c = (char)i;
 		x->byte_id[i] = vocab_find(vocab, &c, 1);
 	}
-	x->serial = __atomic_add_fetch(&bpe_serial, 1, __ATOMIC_RELAXED);
+	x->serial = tokcache_owner();
 	*b = x;
 	return 0;
 }
@@ -94,117 +92,6 @@ int bpe_new(struct bpe **b, const struct vocab *vocab, unsigned flags, int32_t u
 void bpe_free(struct bpe *b)
 {
 	free(b);
-}
-
-/* Per-thread cache of piece -> ids, tagged with the serial of the bpe that
- * filled it; another bpe on the same thread starts it afresh.  Entries live
- * in one byte arena; when it or the slot table fills, everything goes. */
-struct bpe_cache {
-	uint64_t serial;
-	uint32_t slot_hash[CACHE_SLOTS];
-	uint32_t slot_off[CACHE_SLOTS];   /* arena offset + 1; 0 = empty */
-	size_t used;
-	size_t arena_len;
-	unsigned char arena[CACHE_BYTES];
-};
-
-struct cache_entry {
-	uint32_t len, n;
-	/* then N int32 ids, then LEN bytes */
-};
-
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-static int cache_key_ok;
-
-static void cache_key_init(void)
-{
-	cache_key_ok = pthread_key_create(&cache_key, free) == 0;
-}
-
-static struct bpe_cache *cache_get(const struct bpe *b)
-{
-	pthread_once(&cache_once, cache_key_init);
-	if (!cache_key_ok)
-		return NULL;
-	struct bpe_cache *c = pthread_getspecific(cache_key);
-	if (!c) {
-		c = malloc(sizeof(*c));
-		if (!c)
-			return NULL;
-		if (pthread_setspecific(cache_key, c)) {
-			free(c);
-			return NULL;
-		}
-		c->serial = 0;
-	}
-	if (c->serial != b->serial) {
-		memset(c->slot_off, 0, sizeof(c->slot_off));
-		c->used = 0;
-		c->arena_len = 0;
-		c->serial = b->serial;
-	}
-	return c;
-}
-
-static uint32_t piece_hash(const char *s, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-		h ^= h >> 31;
-		s += 8;
-		n -= 8;
-	}
-	if (n) {
-		uint64_t w = 0;
-		memcpy(&w, s, n);
-		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-	}
-	h ^= h >> 29;
-	h *= 0x94d049bb133111ebull;
-	return (uint32_t)(h >> 32);
-}
-
-static const struct cache_entry *cache_find(const struct bpe_cache *c, uint32_t h, const char *s,
-					    size_t n, size_t *slot)
-{
-	size_t j = h & (CACHE_SLOTS - 1);
-
-	for (; c->slot_off[j]; j = (j + 1) & (CACHE_SLOTS - 1)) {
-		if (c->slot_hash[j] != h)
-			continue;
-		const struct cache_entry *e = (const void *)(c->arena + c->slot_off[j] - 1);
-		const char *bytes = (const char *)(e + 1) + e->n * sizeof(int32_t);
-		if (e->len == n && memcmp(bytes, s, n) == 0)
-			return e;
-	}
-	*slot = j;
-	return NULL;
-}
-
-static void cache_put(struct bpe_cache *c, uint32_t h, size_t slot, const char *s, size_t n,
-		      const int32_t *ids, size_t nids)
-{
-	size_t need = sizeof(struct cache_entry) + nids * sizeof(int32_t) + n;
-	need = (need + 7) & ~(size_t)7;
-	if (c->used + 1 > CACHE_SLOTS / 2 || c->arena_len + need > CACHE_BYTES) {
-		memset(c->slot_off, 0, sizeof(c->slot_off));
-		c->used = 0;
-		c->arena_len = 0;
-		slot = h & (CACHE_SLOTS - 1);
-	}
-	struct cache_entry *e = (void *)(c->arena + c->arena_len);
-	e->len = (uint32_t)n;
-	e->n = (uint32_t)nids;
-	memcpy(e + 1, ids, nids * sizeof(int32_t));
-	memcpy((char *)(e + 1) + nids * sizeof(int32_t), s, n);
-	c->slot_hash[slot] = h;
-	c->slot_off[slot] = (uint32_t)c->arena_len + 1;
-	c->arena_len += need;
-	c->used++;
 }
 
 static int push_ids(struct tok_ids *out, const int32_t *ids, size_t n, struct lm_error *err)
@@ -439,14 +326,12 @@ int bpe_encode(const struct bpe *b, const char *piece, size_t len, struct tok_id
 		if (whole >= 0)
 			return push_ids(out, &whole, 1, err);
 	}
-	struct bpe_cache *c = NULL;
-	uint32_t h = 0;
-	size_t slot = 0;
-	if (len <= CACHE_PIECE_MAX && (c = cache_get(b))) {
-		h = piece_hash(piece, len);
-		const struct cache_entry *e = cache_find(c, h, piece, len, &slot);
-		if (e)
-			return push_ids(out, (const int32_t *)(e + 1), e->n, err);
+	struct tokcache *c = NULL;
+	if (len <= TOKCACHE_PIECE_MAX && (c = tokcache_get(b->serial))) {
+		size_t nc;
+		const int32_t *cached = tokcache_find(c, piece, len, &nc);
+		if (cached)
+			return push_ids(out, cached, nc, err);
 	}
 
 	int32_t small[SCAN_MAX];
@@ -464,7 +349,7 @@ int bpe_encode(const struct bpe *b, const char *piece, size_t len, struct tok_id
 		goto out;
 	k = fix_unknown(b, id, k);
 	if (c)
-		cache_put(c, h, slot, piece, len, id, k);
+		tokcache_put(c, piece, len, id, k);
 	rc = push_ids(out, id, k, err);
 out:
 	if (id != small)

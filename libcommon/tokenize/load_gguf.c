@@ -6,13 +6,15 @@
  *                 pre-tokenizer regexes ("default" when absent).
  *   model "llama" SentencePiece BPE by scores with <0xNN> byte fallback,
  *                 U+2581 for spaces and a space prefix (add_space_prefix).
- *   model "bert"  WordPiece, word starts spelt with U+2581, BERT
- *                 normalization and pre-tokenization, [CLS] ... [SEP].
+ *   model "bert"  WordPiece, word starts spelt with U+2581, llama.cpp's
+ *                 own BERT preprocessing (normalizer_add_wpm_llamacpp),
+ *                 [CLS] ... [SEP].
  * CONTROL and UNKNOWN tokens are special (matched in text only with
  * TOK_PARSE_SPECIAL); USER_DEFINED tokens are always matched, as llama.cpp's
  * tokenizer_st_partition does.  BOS/EOS defaults: llama add_bos, gpt2
  * neither, bert CLS/SEP.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +209,71 @@ static int pre_ignores_merges(const char *pre)
 	return 0;
 }
 
+/* An optional string key as a NUL-terminated, lowercased copy in BUF
+ * (truncated to its size); "" when absent. */
+static int opt_name(const struct gguf_file *f, const char *key, char *buf, size_t size,
+		    struct lm_error *err)
+{
+	const char *s;
+	uint64_t len;
+	int rc;
+
+	buf[0] = 0;
+	if (!gguf_find_kv(f, key))
+		return 0;
+	if ((rc = gguf_get_str(f, key, &s, &len, err)))
+		return rc;
+	if (len >= size)
+		len = size - 1;
+	for (uint64_t i = 0; i < len; i++)
+		buf[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+	buf[len] = 0;
+	return 0;
+}
+
+static void set_strip(struct tokenizer *tok, const char *text, int lstrip, int rstrip, int value)
+{
+	for (size_t i = 0; i < tok->n_added; i++) {
+		struct tok_added *a = &tok->added[i];
+		if (text && strcmp(a->text, text) != 0)
+			continue;
+		if (lstrip)
+			a->lstrip = !!value;
+		if (rstrip)
+			a->rstrip = !!value;
+	}
+}
+
+/* GGUF stores no added-token attributes; llama.cpp sets a few by model
+ * name (llama-vocab.cpp, load: "Handle per token attributes"): <mask>
+ * swallows white space on its left for the Jina v2 and nomic-bert-moe /
+ * jina-bert-v3 vocabularies, [MASK] for ModernBERT, and for Phi-3 every
+ * special token but <unk>, <s> and <|endoftext|> swallows white space on
+ * its right.  The name match is a substring match on the lowercased
+ * general.name. */
+static int set_added_attrs(struct tokenizer *tok, const struct gguf_file *f, const char *pre,
+			   struct lm_error *err)
+{
+	char name[256], arch[256];
+	int rc;
+
+	if ((rc = opt_name(f, "general.name", name, sizeof(name), err)) ||
+	    (rc = opt_name(f, "general.architecture", arch, sizeof(arch), err)))
+		return rc;
+	if (strstr(pre, "jina-v2-de") || strstr(pre, "jina-v2-es") || strstr(pre, "jina-v2-code") ||
+	    strstr(arch, "nomic-bert-moe") || strstr(arch, "jina-bert-v3")) {
+		set_strip(tok, "<mask>", 1, 0, 1);
+	} else if (strstr(name, "phi-3") || strstr(name, "phi3")) {
+		set_strip(tok, NULL, 0, 1, 1);
+		set_strip(tok, "<unk>", 0, 1, 0);
+		set_strip(tok, "<s>", 0, 1, 0);
+		set_strip(tok, "<|endoftext|>", 0, 1, 0);
+	} else if (strstr(name, "modern-bert")) {
+		set_strip(tok, "[MASK]", 1, 0, 1);
+	}
+	return 0;
+}
+
 static int set_ids(int32_t **dst, size_t *n, int32_t id, struct lm_error *err)
 {
 	if (id < 0)
@@ -258,7 +325,7 @@ int tok_load_gguf(struct tokenizer *tok, const char *path, struct lm_error *err)
 		memcpy(pre_name, pre_s, pre_len);
 		pre_name[pre_len] = 0;
 	}
-	if ((rc = load_tokens(tok, f, model, err)))
+	if ((rc = load_tokens(tok, f, model, err)) || (rc = set_added_attrs(tok, f, pre_name, err)))
 		goto out;
 	size_t n = vocab_size(tok->vocab);
 	if ((rc = opt_id(f, "tokenizer.ggml.bos_token_id", &tok->special[TOK_BOS], n, err)) ||
@@ -276,6 +343,9 @@ int tok_load_gguf(struct tokenizer *tok, const char *path, struct lm_error *err)
 	    (rc = opt_bool(f, "tokenizer.ggml.add_space_prefix", &add_space_prefix, err)))
 		goto out;
 
+	/* llama.cpp decodes the text of BPE and WPM vocabularies into code
+	 * points (unicode_cpts_from_utf8); SentencePiece works on the bytes. */
+	tok->bad_utf8 = model == GV_LLAMA ? TOK_UTF8_KEEP : TOK_UTF8_LLAMACPP;
 	switch (model) {
 	case GV_GPT2:
 		if (!pretok_name_known(pre_name)) {
@@ -317,20 +387,29 @@ int tok_load_gguf(struct tokenizer *tok, const char *path, struct lm_error *err)
 			goto out;
 		break;
 	}
-	case GV_BERT:
+	case GV_BERT: {
+		/* llama.cpp: lowercase defaults to true, strip_accents to
+		 * lowercase; words of any length (no max_input_chars_per_word). */
+		int lowercase = 1, strip_accents;
+		if ((rc = opt_bool(f, "tokenizer.ggml.normalizer.lowercase", &lowercase, err)))
+			goto out;
+		strip_accents = lowercase;
+		if ((rc = opt_bool(f, "tokenizer.ggml.normalizer.strip_accents", &strip_accents, err)))
+			goto out;
 		if (!(norm = normalizer_new())) {
 			rc = lm_fail(err, LM_ENOMEM, "%s: out of memory", path);
 			goto out;
 		}
-		if ((rc = normalizer_add_bert(norm, 1, 1, 1, 1, err)))
+		if ((rc = normalizer_add_wpm_llamacpp(norm, strip_accents, lowercase, err)))
 			goto out;
 		use_normalizer(tok, norm);
 		norm = NULL;
-		if ((rc = pretok_new(&pre, "bert", err)))
+		if ((rc = pretok_new(&pre, "whitespace-split", err)))
 			goto out;
 		tok_use_pretok(tok, pre);
 		pre = NULL;
-		if ((rc = wordpiece_new(&wp, tok->vocab, "\xe2\x96\x81", "", tok->special[TOK_UNK], 100, err)))
+		if ((rc = wordpiece_new(&wp, tok->vocab, "\xe2\x96\x81", "", tok->special[TOK_UNK], SIZE_MAX,
+					err)))
 			goto out;
 		wordpiece_attach(tok, wp);
 		tok->decoder = TOK_DECODE_METASPACE;
@@ -343,6 +422,7 @@ int tok_load_gguf(struct tokenizer *tok, const char *path, struct lm_error *err)
 		    (rc = set_ids(&tok->suffix, &tok->n_suffix, tok->special[TOK_SEP], err)))
 			goto out;
 		break;
+	}
 	}
 	if (asprintf(&tok->name, "gguf:%.*s:%s", (int)model_len, model_s, pre_name) < 0) {
 		tok->name = NULL;

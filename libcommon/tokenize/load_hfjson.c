@@ -1120,7 +1120,8 @@ static int add_decoder(struct loader *L, const struct json_value *o, const char 
 		return 0;
 	}
 	if (!strcmp(type, "WordPiece")) {
-		if ((rc = get_str(L, o, path, "prefix", 0, &s, &sl)))
+		if ((rc = get_str(L, o, path, "prefix", 0, &s, &sl)) ||
+		    (rc = get_bool(L, o, path, "cleanup", 1, &L->tok->decode_cleanup)))
 			return rc;
 		L->tok->decoder = TOK_DECODE_WORDPIECE;
 		if (s) {

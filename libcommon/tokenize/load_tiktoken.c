@@ -6,9 +6,11 @@
  * from the .json beside it, {"pat_str": "...", "special_tokens": {"TEXT":
  * ID, ...}}, as tiktoken's openai_public.py defines them per encoding.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "json.h"
 #include "tokenize/bpe.h"
@@ -20,12 +22,17 @@ static int read_file(const char *path, char **data, size_t *len, struct lm_error
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
 	size_t cap = 0, n = 0;
+	struct stat sb;
 	int rc = 0;
 
 	if (!f)
 		return lm_fail_errno(err, "%s", path);
+	/* One allocation for a regular file (a spare byte to see the end by);
+	 * a pipe grows. */
+	if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0)
+		cap = (size_t)sb.st_size + 2;
 	for (;;) {
-		if (n + 65536 + 1 > cap) {
+		if (n + 1 >= cap) {
 			cap = cap ? cap * 2 : 1 << 20;
 			char *p = realloc(buf, cap);
 			if (!p) {
@@ -33,6 +40,9 @@ static int read_file(const char *path, char **data, size_t *len, struct lm_error
 				goto out;
 			}
 			buf = p;
+		} else if (!buf && !(buf = malloc(cap))) {
+			rc = lm_fail(err, LM_ENOMEM, "%s: out of memory", path);
+			goto out;
 		}
 		size_t got = fread(buf + n, 1, cap - n - 1, f);
 		n += got;
@@ -53,19 +63,23 @@ out:
 	return rc;
 }
 
+/* RFC 4648 alphabet values, -1 for other bytes. */
+static signed char b64_table[256];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_init(void)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	memset(b64_table, -1, sizeof(b64_table));
+	for (int i = 0; i < 64; i++)
+		b64_table[(unsigned char)alphabet[i]] = (signed char)i;
+}
+
 static int b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return b64_table[c];
 }
 
 /* RFC 4648 base64 with padding; returns the decoded length or -1. */
@@ -98,9 +112,16 @@ static long b64_decode(const char *s, size_t n, unsigned char *out)
 static int load_ranks(struct vocab *v, const char *path, const char *data, size_t len,
 		      struct lm_error *err)
 {
-	size_t pos = 0, line = 0;
+	size_t pos = 0, line = 0, lines = 0;
 	unsigned char tokbuf[1024];
+	int rc;
 
+	/* A line per token, its text about 3/4 of the line: size the tables
+	 * once. */
+	for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))); p++)
+		lines++;
+	if ((rc = vocab_reserve(v, lines + 1, len, err)))
+		return rc;
 	while (pos < len) {
 		const char *s = data + pos;
 		const char *nl = memchr(s, '\n', len - pos);
@@ -131,10 +152,8 @@ static int load_ranks(struct vocab *v, const char *path, const char *data, size_
 		}
 		if (rank > INT32_MAX)
 			return lm_fail(err, LM_EFORMAT, "%s:%zu: bad rank", path, line);
-		if (vocab_find(v, (const char *)tokbuf, (size_t)tlen) >= 0)
-			return lm_fail(err, LM_EFORMAT, "%s:%zu: token listed twice", path, line);
-		int rc = vocab_set(v, (int32_t)rank, (const char *)tokbuf, (size_t)tlen, 0.0f,
-				   VOCAB_NORMAL, err);
+		rc = vocab_set_unique(v, (int32_t)rank, (const char *)tokbuf, (size_t)tlen, 0.0f,
+				      VOCAB_NORMAL, err);
 		if (rc) {
 			lm_error_prefix(err, "%s:%zu: ", path, line);
 			return rc;
@@ -228,6 +247,7 @@ int tok_load_tiktoken(struct tokenizer *tok, const char *path, struct lm_error *
 
 	if ((rc = read_file(path, &data, &len, err)))
 		return rc;
+	pthread_once(&b64_once, b64_init);
 	if ((rc = vocab_new(&tok->vocab, err)) || (rc = load_ranks(tok->vocab, path, data, len, err)))
 		goto out;
 	if ((rc = bpe_new(&bpe, tok->vocab, BPE_IGNORE_MERGES | BPE_RANKS, -1, err)))

@@ -10,12 +10,15 @@
 #include "tokenize/tokenizer_impl.h"
 #include "utf8.h"
 
-enum step_kind { STEP_FORM, STEP_LOWER, STEP_STRIP_ACCENTS, STEP_BERT, STEP_REPLACE, STEP_PREPEND, STEP_STRIP };
+enum step_kind {
+	STEP_FORM, STEP_LOWER, STEP_STRIP_ACCENTS, STEP_BERT, STEP_WPM_LLAMACPP, STEP_REPLACE,
+	STEP_PREPEND, STEP_STRIP
+};
 
 struct norm_step {
 	enum step_kind kind;
 	enum normalize_form form;
-	int clean_text, chinese, strip_accents, lowercase;   /* STEP_BERT */
+	int clean_text, chinese, strip_accents, lowercase;   /* STEP_BERT, STEP_WPM_LLAMACPP */
 	int left, right;                                     /* STEP_STRIP */
 	char *pattern, *content;                             /* STEP_REPLACE, STEP_PREPEND (content) */
 	size_t pattern_len, content_len;
@@ -54,6 +57,8 @@ static int sink_reserve(struct sink *s, size_t more)
 
 static int sink_put(struct sink *s, const char *b, size_t n)
 {
+	if (n == 0)  /* s->p may still be NULL: no pointer arithmetic on it */
+		return 0;
 	if (sink_reserve(s, n))
 		return -1;
 	memcpy(s->p + s->len, b, n);
@@ -283,6 +288,62 @@ static int apply_bert_clean(struct sink *out, const char *s, size_t n, const str
 	return 0;
 }
 
+/* llama.cpp's own reading of BERT's basic tokenizer
+ * (llm_tokenizer_wpm_session::preprocess in llama-vocab.cpp, tables from
+ * scripts/gen-unicode-data.py), which a GGUF "bert" vocabulary is
+ * tokenized with.  It differs from bert.rs: its "NFD" replaces each code
+ * point by the FIRST code point of its canonical decomposition (so a Hangul
+ * syllable becomes its leading jamo alone), accent stripping drops all of
+ * General_Category M, "control" is Cc Cf Co Cs but not unassigned code
+ * points, lowercase is the simple (one code point) mapping, and bad UTF-8
+ * bytes are U+FFFD, which is dropped.  Words come out separated by single
+ * spaces, punctuation (P, ASCII S) and CJK ideographs as words of their
+ * own, for a white space split to take apart. */
+static unsigned nfd_first(unsigned cp)
+{
+	utf8proc_int32_t d[16];
+	int boundclass = 0;
+	utf8proc_ssize_t n;
+
+	if (cp < 0xC0)
+		return cp;
+	n = utf8proc_decompose_char((utf8proc_int32_t)cp, d, 16, UTF8PROC_DECOMPOSE, &boundclass);
+	return n > 0 ? (unsigned)d[0] : cp;
+}
+
+static int apply_wpm_llamacpp(struct sink *out, const char *s, size_t n, const struct norm_step *st)
+{
+	unsigned cp;
+	size_t k;
+
+	for (size_t i = 0; i < n; i += k) {
+		k = next_unit(s, n, i, &cp);
+		if (cp == NOT_UTF8)
+			continue;
+		if (st->strip_accents)
+			cp = nfd_first(cp);
+		if (normalize_is_whitespace(cp)) {
+			if (sink_cp(out, ' '))
+				return -1;
+			continue;
+		}
+		utf8proc_category_t c = utf8proc_category((utf8proc_int32_t)cp);
+		if (cp == 0 || cp == 0xFFFD || c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF ||
+		    c == UTF8PROC_CATEGORY_CO || c == UTF8PROC_CATEGORY_CS)
+			continue;
+		if (st->strip_accents && (c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC ||
+					  c == UTF8PROC_CATEGORY_ME))
+			continue;
+		int alone = (c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO) ||
+			    (cp < 0x7F && c >= UTF8PROC_CATEGORY_SM && c <= UTF8PROC_CATEGORY_SO) ||
+			    normalize_is_chinese_char(cp);
+		unsigned low = st->lowercase ? (unsigned)utf8proc_tolower((utf8proc_int32_t)cp) : cp;
+		if (alone ? sink_cp(out, ' ') || sink_cp(out, low) || sink_cp(out, ' ') : sink_cp(out, low))
+			return -1;
+	}
+	return 0;
+}
+
 static int apply_replace(struct sink *out, const char *s, size_t n, const struct norm_step *st)
 {
 	pcre2_match_data *md;
@@ -381,6 +442,8 @@ static int apply_step(struct normalize_buf *buf, struct sink *out, const char *s
 		return sink_put(out, s, n);
 	case STEP_STRIP:
 		return apply_strip(out, s, n, st);
+	case STEP_WPM_LLAMACPP:
+		return apply_wpm_llamacpp(out, s, n, st);
 	case STEP_BERT:
 		if (!st->strip_accents)
 			return apply_bert_clean(out, s, n, st, st->lowercase);
@@ -524,6 +587,18 @@ int normalizer_add_bert(struct normalizer *n, int clean_text, int handle_chinese
 		return LM_ENOMEM;
 	st->clean_text = clean_text;
 	st->chinese = handle_chinese_chars;
+	st->strip_accents = strip_accents;
+	st->lowercase = lowercase;
+	return 0;
+}
+
+int normalizer_add_wpm_llamacpp(struct normalizer *n, int strip_accents, int lowercase,
+				struct lm_error *err)
+{
+	struct norm_step *st = add_step(n, STEP_WPM_LLAMACPP, err);
+
+	if (!st)
+		return LM_ENOMEM;
 	st->strip_accents = strip_accents;
 	st->lowercase = lowercase;
 	return 0;

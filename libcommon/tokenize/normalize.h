@@ -58,6 +58,15 @@ int normalizer_add_lowercase(struct normalizer *n, struct lm_error *err);
 int normalizer_add_strip_accents(struct normalizer *n, struct lm_error *err);
 int normalizer_add_bert(struct normalizer *n, int clean_text, int handle_chinese_chars,
 			int strip_accents, int lowercase, struct lm_error *err);
+/* llama.cpp's BERT preprocessing for GGUF "bert" vocabularies
+ * (llm_tokenizer_wpm_session::preprocess), not bert.rs: NFD keeps only the
+ * first code point of each decomposition, strip_accents drops all marks
+ * (M), controls are Cc Cf Co Cs (unassigned code points stay), lowercase
+ * is the simple mapping, bad bytes are dropped; punctuation (P and ASCII
+ * S) and CJK ideographs are set apart by spaces, white space becomes ' '.
+ * Follow it with a white space split. */
+int normalizer_add_wpm_llamacpp(struct normalizer *n, int strip_accents, int lowercase,
+				struct lm_error *err);
 int normalizer_add_replace(struct normalizer *n, const char *pattern, size_t pattern_len,
 			   int is_regex, const char *content, size_t content_len,
 			   struct lm_error *err);

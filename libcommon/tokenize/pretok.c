@@ -1192,7 +1192,14 @@ int pretok_add_regex(struct pretok *p, const char *regex, enum pretok_behavior b
 
 #define PAT_FALCON_PUNCT "[\\p{P}\\$\\+<=>\\^~\\|`]+"
 #define PAT_DEFAULT_PUNCT "[\\p{P}\\$\\+<=>\\^~\\|]+"
-#define PAT_CJK_HANGUL "[一-龥ࠀ-一가-퟿]+"
+/* llama.cpp runs regexes without \p{..} through std::wregex after
+ * replacing every non-ASCII White_Space character of the text by U+000B
+ * (unicode_regex_split), so literal classes never match those characters
+ * (\s still does).  Its lists are written here with the White_Space code
+ * points taken out of their ranges: "[一-龥ࠀ-一가-퟿]+" less U+1680,
+ * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F and U+3000. */
+#define PAT_CJK_HANGUL "[一-龥ࠀ-\u167F\u1681-\u1FFF\u200B-\u2027\u202A-\u202E\u2030-\u205E" \
+	"\u2060-\u2FFF\u3001-一가-퟿]+"
 #define PAT_BLOOM " ?[^(\\s|.,!?…。，、।۔،)]+"
 /* Rust char::is_ascii_punctuation and Unicode P*: tokenizers
  * pre_tokenizers/punctuation.rs is_punc, bert.rs is_bert_punc */
@@ -1219,7 +1226,7 @@ static const char *const list_deepseek_llm[] = {
 	"\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚ"
 	"Ḁ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1F7Dᾀ-ᾴᾶ-ᾼ\u1FBEῂ-ῄῆ-ῌῐ-\u1FD3ῖ-\u1FDBῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u2126ℨ\u212A-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄ"
 	"Ⰰ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
-	"\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+	"\\s?[!-/:-~！-／：-～‘-‟\u3001-。]+",   /* "　-。" less U+3000: see PAT_CJK_HANGUL */
 	"\\s+$",
 	PAT_CJK_HANGUL,
 	"\\p{N}+",

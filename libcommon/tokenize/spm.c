@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tokenize/spm.h"
+#include "tokenize/tokcache.h"
 #include "tokenize/tokenizer_impl.h"
 #include "utf8.h"
 
@@ -13,6 +14,8 @@ struct spm {
 	size_t cont_len, end_len;
 	int32_t byte_id[256];     /* <0xNN>, -1 when absent */
 	int32_t raw_byte_id[256]; /* the byte spelt as itself (llama.cpp's second try) */
+	int by_word;              /* SPM_BY_SCORE may go word by word (see word_end) */
+	uint64_t cache_owner;     /* tokcache */
 };
 
 struct symbol {
@@ -80,6 +83,28 @@ static struct bigram heap_pop(struct heap *h)
 	return top;
 }
 
+#define MS "\xe2\x96\x81"    /* U+2581, SentencePiece's space */
+
+static int is_ms(const char *p)
+{
+	return memcmp(p, MS, 3) == 0;
+}
+
+/* 1 when some entry holds U+2581 right after another character, so that a
+ * merge could join the end of one word to the start of the next. */
+static int joins_words(const struct vocab *vocab)
+{
+	for (size_t id = 0; id < vocab_size(vocab); id++) {
+		size_t len;
+		const char *t = vocab_text(vocab, (int32_t)id, &len);
+
+		for (size_t i = 1; t && i + 3 <= len; i++)
+			if (is_ms(t + i) && !(i >= 3 && is_ms(t + i - 3)))
+				return 1;
+	}
+	return 0;
+}
+
 int spm_new(struct spm **sp, const struct vocab *vocab, const struct spm_config *config,
 	    struct lm_error *err)
 {
@@ -107,6 +132,8 @@ int spm_new(struct spm **sp, const struct vocab *vocab, const struct spm_config 
 		s->byte_id[b] = vocab_find(vocab, name, 6);
 		s->raw_byte_id[b] = vocab_find(vocab, &raw, 1);
 	}
+	s->by_word = config->mode == SPM_BY_SCORE && !joins_words(vocab);
+	s->cache_owner = tokcache_owner();
 	*sp = s;
 	return 0;
 }
@@ -259,8 +286,8 @@ static int merge_symbols(const struct spm *s, const char *piece, size_t len, str
 	return 0;
 }
 
-int spm_encode(const struct spm *s, const char *piece, size_t len, struct tok_ids *out,
-	       struct lm_error *err)
+static int encode_piece(const struct spm *s, const char *piece, size_t len, struct tok_ids *out,
+			struct lm_error *err)
 {
 	struct symbol *sym = NULL;
 	struct heap h = { 0 };
@@ -349,6 +376,59 @@ out:
 	free(sym);
 	free(h.b);
 	return rc;
+}
+
+/* The end of the word starting at I: just before the next U+2581 that
+ * follows another character.  When no entry holds U+2581 after another
+ * character (joins_words), no pair across such a place is ever an entry, so
+ * nothing merges across it, and the merges inside each word happen in the
+ * same order as in the whole text: the words can be encoded one by one, and
+ * a repeated word comes from the cache.  A U+2581 always starts a
+ * character, as E2 is never a continuation byte. */
+static size_t word_end(const char *piece, size_t len, size_t i)
+{
+	size_t j = i + 1;
+
+	while (j + 3 <= len) {
+		const char *p = memchr(piece + j, 0xe2, len - j - 2);
+
+		if (!p)
+			break;
+		j = (size_t)(p - piece);
+		if (is_ms(p) && !(j >= i + 3 && is_ms(p - 3)))
+			return j;
+		j++;
+	}
+	return len;
+}
+
+int spm_encode(const struct spm *s, const char *piece, size_t len, struct tok_ids *out,
+	       struct lm_error *err)
+{
+	size_t i, e;
+	int rc;
+
+	if (!s->by_word)
+		return encode_piece(s, piece, len, out, err);
+	for (i = 0; i < len; i = e) {
+		struct tokcache *c = NULL;
+		const int32_t *ids;
+		size_t n, n0 = out->n;
+
+		e = word_end(piece, len, i);
+		if (e - i <= TOKCACHE_PIECE_MAX && (c = tokcache_get(s->cache_owner)) &&
+		    (ids = tokcache_find(c, piece + i, e - i, &n))) {
+			for (size_t k = 0; k < n; k++)
+				if ((rc = tok_ids_push(out, ids[k], err)))
+					return rc;
+			continue;
+		}
+		if ((rc = encode_piece(s, piece + i, e - i, out, err)))
+			return rc;
+		if (c && out->ids)
+			tokcache_put(c, piece + i, e - i, out->ids + n0, out->n - n0);
+	}
+	return 0;
 }
 
 static int spm_run(const void *state, const char *piece, size_t len, struct tok_ids *out,

@@ -8,7 +8,10 @@
  *    highest score merges first (the leftmost on ties) until no pair is an
  *    entry.  Each final symbol is its token, or else one <0xNN> token per
  *    byte (a token spelt as the single byte when <0xNN> is missing, else
- *    UNK_ID).
+ *    UNK_ID).  When no entry has U+2581 right after another character, no
+ *    merge can cross a word start (a U+2581 after another character), so
+ *    words are encoded one by one, and repeated ones come from a
+ *    per-thread cache (tokcache.h), with the same result.
  *  SPM_BY_MERGES - Hugging Face models/bpe with a merges list
  *    (vocab_add_merge), as in Llama-2's tokenizer.json: characters (with
  *    continuing_subword_prefix / end_of_word_suffix) not in the vocabulary

@@ -7,6 +7,7 @@
 #include "tokenize/bpe.h"
 #include "tokenize/pretok.h"
 #include "tokenize/tokenizer_impl.h"
+#include "utf8.h"
 
 int tok_ids_push(struct tok_ids *ids, int32_t id, struct lm_error *err)
 {
@@ -362,20 +363,113 @@ static int encode_normalized(struct encoder *e, const char *text, size_t len)
 	return run_model(e, text + pos, len - pos);
 }
 
+static const char replacement[3] = { '\xef', '\xbf', '\xbd' };
+
+/* TEXT with each maximal subpart of an ill-formed sequence replaced by
+ * U+FFFD (Unicode 15 section 3.9, "U+FFFD Substitution of Maximal
+ * Subparts"; what the WHATWG decoder in node and Python's "replace" do). */
+static int fix_utf8_replace(const char *text, size_t len, struct tok_buf *out, struct lm_error *err)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+	int rc = 0;
+
+	while (!rc && i < len) {
+		size_t ok = utf8_validate(s + i, len - i);
+		if ((rc = tok_buf_append(out, s + i, ok, err)) || (i += ok) >= len)
+			break;
+		/* the longest prefix of a well-formed sequence at I (>= 1 byte) */
+		unsigned char c = s[i], lo = 0x80, hi = 0xBF;
+		size_t need = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 :
+			      c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+		else if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+		size_t k = 1;
+		while (need && k <= need && i + k < len && s[i + k] >= lo && s[i + k] <= hi) {
+			k++;
+			lo = 0x80;
+			hi = 0xBF;
+		}
+		rc = tok_buf_append(out, replacement, 3, err);
+		i += k;
+	}
+	return rc;
+}
+
+/* llama.cpp unicode_cpts_from_utf8 then unicode_cpt_to_utf8: the lead
+ * byte's high bits give the length, continuations need only be 10xxxxxx;
+ * a failure is U+FFFD and one byte.  Code points it cannot re-encode
+ * (above U+10FFFF; llama.cpp throws there) are U+FFFD too. */
+static int fix_utf8_llamacpp(const char *text, size_t len, struct tok_buf *out, struct lm_error *err)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+	int rc = 0;
+
+	while (!rc && i < len) {
+		size_t ok = utf8_validate(s + i, len - i);
+		if ((rc = tok_buf_append(out, s + i, ok, err)) || (i += ok) >= len)
+			break;
+		unsigned char c = s[i];
+		size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+		size_t k = 1;
+		while (n && k < n && i + k < len && (s[i + k] & 0xC0) == 0x80)
+			k++;
+		if (!n || k < n) {
+			rc = tok_buf_append(out, replacement, 3, err);
+			i++;
+			continue;
+		}
+		uint32_t cp = n == 2 ? (uint32_t)(c & 0x1F) : n == 3 ? (uint32_t)(c & 0x0F) : (uint32_t)(c & 0x07);
+		for (size_t j = 1; j < n; j++)
+			cp = cp << 6 | (s[i + j] & 0x3F);
+		char b[4];
+		if (cp >= 0xD800 && cp <= 0xDFFF) {
+			/* kept: its 3-byte form is what llama.cpp writes back */
+			b[0] = (char)(0xE0 | cp >> 12);
+			b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			b[2] = (char)(0x80 | (cp & 0x3F));
+			rc = tok_buf_append(out, b, 3, err);
+		} else if (cp > 0x10FFFF) {
+			rc = tok_buf_append(out, replacement, 3, err);
+		} else {
+			rc = tok_buf_append(out, b, (size_t)utf8_encode(cp, b), err);
+		}
+		i += n;
+	}
+	return rc;
+}
+
 static int encode_segment(struct encoder *e, const char *text, size_t len)
 {
 	const struct tokenizer *tok = e->tok;
-	struct tok_buf norm = {0};
-	int rc;
+	struct tok_buf norm = {0}, fixed = {0};
+	int rc = 0;
 
 	if (len == 0)
 		return 0;
-	if (!tok->normalizer.run)
-		return encode_normalized(e, text, len);
+	if (tok->bad_utf8 == TOK_UTF8_LLAMACPP && utf8_validate(text, len) != len) {
+		if ((rc = fix_utf8_llamacpp(text, len, &fixed, e->err)))
+			goto out;
+		text = fixed.data;
+		len = fixed.len;
+	}
+	if (!tok->normalizer.run) {
+		rc = encode_normalized(e, text, len);
+		goto out;
+	}
 	rc = tok->normalizer.run(tok->normalizer.state, text, len, &norm, e->err);
 	if (!rc)
 		rc = encode_normalized(e, norm.data ? norm.data : "", norm.len);
+out:
 	tok_buf_free(&norm);
+	tok_buf_free(&fixed);
 	return rc;
 }
 
@@ -385,10 +479,17 @@ int tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len, 
 	struct encoder e = { tok, flags, out, err, 0 };
 	size_t n0 = out->n, pos = 0, st, en;
 	const struct tok_added *t;
+	struct tok_buf fixed = {0};
 	int rc = 0;
 	/* Without a normalizer both phases of added tokens are one. */
 	int any = !tok->normalizer.run;
 
+	if (tok->bad_utf8 == TOK_UTF8_REPLACE && utf8_validate(text, len) != len) {
+		if ((rc = fix_utf8_replace(text, len, &fixed, err)))
+			return rc;
+		text = fixed.data;
+		len = fixed.len;
+	}
 	if (flags & TOK_ADD_SPECIAL)
 		for (size_t i = 0; i < tok->n_prefix && !rc; i++)
 			rc = tok_ids_push(out, tok->prefix[i], err);
@@ -405,10 +506,62 @@ int tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len, 
 			rc = tok_ids_push(out, tok->suffix[i], err);
 	if (rc)
 		out->n = n0;
+	tok_buf_free(&fixed);
 	return rc;
 }
 
 /* ---- decoding ---- */
+
+/* tokenizers decoders/wordpiece.rs cleanup, applied to each token's text
+ * (with the space put before it), in this order. */
+static const char *const wp_cleanup[][2] = {
+	{ " .", "." }, { " ?", "?" }, { " !", "!" }, { " ,", "," }, { " ' ", "'" },
+	{ " n't", "n't" }, { " 'm", "'m" }, { " do not", " don't" }, { " 's", "'s" },
+	{ " 've", "'ve" }, { " 're", "'re" },
+};
+
+/* Whether a cleanup rule can match " " + S when S has no space: only at
+ * its start. */
+static int starts_cleanup(const char *s, size_t l)
+{
+	for (size_t r = 0; r < sizeof(wp_cleanup) / sizeof(wp_cleanup[0]); r++) {
+		size_t fl = strlen(wp_cleanup[r][0]) - 1;
+		if (l >= fl && memcmp(s, wp_cleanup[r][0] + 1, fl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int append_cleaned(struct tok_buf *b, const char *s, size_t l, struct lm_error *err)
+{
+	struct tok_buf cur = {0}, next = {0};
+	int rc = tok_buf_append(&cur, s, l, err);
+
+	for (size_t r = 0; !rc && r < sizeof(wp_cleanup) / sizeof(wp_cleanup[0]); r++) {
+		const char *from = wp_cleanup[r][0], *to = wp_cleanup[r][1];
+		size_t fl = strlen(from), tl = strlen(to), i = 0;
+		if (cur.len < fl || !memmem(cur.data, cur.len, from, fl))
+			continue;
+		next.len = 0;
+		while (!rc && i < cur.len) {
+			if (i + fl <= cur.len && memcmp(cur.data + i, from, fl) == 0) {
+				rc = tok_buf_append(&next, to, tl, err);
+				i += fl;
+			} else {
+				rc = tok_buf_append(&next, cur.data + i, 1, err);
+				i++;
+			}
+		}
+		struct tok_buf t = cur;
+		cur = next;
+		next = t;
+	}
+	if (!rc)
+		rc = tok_buf_append(b, cur.data, cur.len, err);
+	tok_buf_free(&cur);
+	tok_buf_free(&next);
+	return rc;
+}
 
 int tokenizer_decode(const struct tokenizer *tok, const int32_t *ids, size_t n, char **text,
 		     size_t *len, struct lm_error *err)
@@ -425,11 +578,29 @@ int tokenizer_decode(const struct tokenizer *tok, const int32_t *ids, size_t n, 
 				     (long)id, nv - 1);
 			goto out;
 		}
-		if (tok->decoder == TOK_DECODE_WORDPIECE && i > 0 && !tok->dec_join[id] &&
-		    (rc = tok_buf_append(&b, " ", 1, err)))
-			goto out;
 		const char *s = tok->dec_pool + tok->dec_off[id];
 		size_t l = tok->dec_off[id + 1] - tok->dec_off[id];
+		int space = tok->decoder == TOK_DECODE_WORDPIECE && i > 0 && !tok->dec_join[id];
+		/* wordpiece.rs drops the prefix only from tokens after the first */
+		if (tok->decoder == TOK_DECODE_WORDPIECE && i == 0 && tok->dec_join[id] &&
+		    (rc = tok_buf_append(&b, tok->continuing_prefix, strlen(tok->continuing_prefix), err)))
+			goto out;
+		if (tok->decoder == TOK_DECODE_WORDPIECE && tok->decode_cleanup &&
+		    (memchr(s, ' ', l) || (space && starts_cleanup(s, l)))) {
+			/* the token's text with its space, cleaned up as a whole */
+			struct tok_buf t = {0};
+			rc = tok_buf_append(&t, " ", (size_t)space, err);
+			if (!rc)
+				rc = tok_buf_append(&t, s, l, err);
+			if (!rc)
+				rc = append_cleaned(&b, t.data, t.len, err);
+			tok_buf_free(&t);
+			if (rc)
+				goto out;
+			continue;
+		}
+		if (space && (rc = tok_buf_append(&b, " ", 1, err)))
+			goto out;
 		if (i == 0 && tok->decode_strip_space && l && s[0] == ' ') {
 			s++;
 			l--;

@@ -81,11 +81,28 @@ enum tok_decoder {
 				  leading space of the result dropped when
 				  decode_strip_space */
 	TOK_DECODE_WORDPIECE,  /* "##x" joins the previous token, others get a
-				  space before them (not the first) */
+				  space before them (not the first); with
+				  decode_cleanup each token's text then gets
+				  HF's cleanup (" ." -> "." ...) */
+};
+
+/* What encoding does with bytes that are not well-formed UTF-8 (only
+ * --raw input can carry them), as each reference does. */
+enum tok_bad_utf8 {
+	TOK_UTF8_REPLACE = 0, /* U+FFFD per maximal subpart (WHATWG / Unicode
+				 3-7 practice), before anything else: the text
+				 tiktoken and HF tokenizers get from a decoder */
+	TOK_UTF8_LLAMACPP,    /* llama.cpp unicode_cpts_from_utf8 per text
+				 fragment, re-encoded: a byte that does not
+				 start a (loosely checked) sequence is U+FFFD,
+				 overlong forms become their code point */
+	TOK_UTF8_KEEP,        /* the bytes as they are (SentencePiece byte
+				 fallback) */
 };
 
 struct tokenizer {
 	char *name;                       /* tokenizer_name; set by the loader */
+	enum tok_bad_utf8 bad_utf8;
 	struct vocab *vocab;
 	int32_t special[TOK_SPECIAL_COUNT];
 
@@ -102,6 +119,7 @@ struct tokenizer {
 
 	enum tok_decoder decoder;
 	int decode_strip_space;
+	int decode_cleanup;               /* WordPiece decoder "cleanup" */
 	const char *continuing_prefix;    /* WordPiece: "##" (static or owned below) */
 	char *owned_prefix;
 

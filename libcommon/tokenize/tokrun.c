@@ -14,8 +14,10 @@
 #include "utf8.h"
 
 /* A batch holds at most this many records and about this many input
- * bytes, which bounds memory whatever the input length. */
-enum { BATCH_RECORDS = 512, BATCH_BYTES = 4 << 20 };
+ * bytes, which bounds memory whatever the input length.  Batches are large
+ * because each one ends in a wait for the slowest thread, and on a busy
+ * machine every wait costs a trip through the scheduler. */
+enum { BATCH_RECORDS = 4096, BATCH_BYTES = 4 << 20 };
 
 /* ---- growable byte buffer -------------------------------------------- */
 
@@ -27,7 +29,7 @@ struct run_buf {
 static int buf_append(struct run_buf *b, const void *p, size_t n, struct lm_error *err)
 {
 	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
+		size_t cap = b->cap ? b->cap : 256;
 		char *d;
 
 		while (cap < b->len + n)
@@ -555,24 +557,48 @@ out:
 
 /* ---- records ---------------------------------------------------------- */
 
+/* One input line and what became of it.  The reader only copies lines;
+ * parsing, tokenizing and serialising happen on the worker threads. */
 struct slot {
-	struct json_doc *doc;
+	struct json_doc *doc;     /* the thread's document while it is worked on */
 	struct json_value *rec;
 	const char *raw_text;     /* raw mode: the text, else NULL */
 	size_t raw_len;
-	uint64_t line;
+	char *lbuf;               /* the input line, then '\n' and a spare byte */
+	size_t lbuf_len, lbuf_cap;
+	int blank;                /* a blank line: no record */
+	uint64_t line_no;         /* of the input line */
+	uint64_t line;            /* of the record, for messages */
 	int rc;
 	struct lm_error err;
 	struct run_buf out;
 	uint64_t tokens, bytes, outputs;
 };
 
+/* Lines read together (tokrun_run keeps two batches). */
+struct batch {
+	struct slot *slots;
+	size_t n;                 /* slots in use */
+	int end;                  /* the input ended (or failed) after these */
+	int rc;                   /* reading failed after these: the error */
+	struct lm_error err;
+};
+
 struct run {
 	const struct tokenizer *tok;
 	const struct tokrun_config *cfg;
 	const char *name;         /* input name for messages */
-	struct slot *slots;
+	struct input *in;
+	struct output *out;
+	struct tokrun_stats *st;
+	struct batch *work;       /* being tokenized */
+	struct batch *flush;      /* tokenized, to be written first (or NULL) */
+	struct batch *fill;       /* to be read into after that (or NULL) */
+	int io_rc;                /* what writing FLUSH or reading FILL hit */
+	struct lm_error io_err;
 	struct tok_ids *scratch;  /* one per thread */
+	struct json_doc **docs;   /* one per thread: a record lives in it only
+				     while its task runs */
 };
 
 static int slot_fail(struct run *run, struct slot *sl, int code, const char *what)
@@ -765,12 +791,44 @@ out:
 	return rc;
 }
 
-static void process_slot(int64_t task, int thread, void *arg)
+/* Parse the slot's line as ndjson_next_into would have read it from the
+ * input: a reader over an input that holds just this line, with the line
+ * counter where the real input had it, gives the same records, ids and
+ * messages. */
+static int parse_slot(struct run *run, struct slot *sl)
 {
-	struct run *run = arg;
-	struct slot *sl = &run->slots[task];
+	struct input one;
+	struct ndjson_reader rd;
+	int rc;
+
+	memset(&one, 0, sizeof one);
+	memset(&rd, 0, sizeof rd);
+	one.fd = -1;
+	one.name = (char *)run->name;
+	one.buf = (unsigned char *)sl->lbuf;
+	one.cap = one.len = sl->lbuf_len + 1;
+	one.eof = 1;
+	one.line = sl->line_no - 1;
+	rd.in = &one;
+	rc = ndjson_next_into(&rd, sl->doc, &sl->rec, &sl->err);
+	if (rc == LM_EOF) {
+		sl->blank = 1;
+		return LM_OK;
+	}
+	sl->line = rd.line;
+	return rc;
+}
+
+static void process_slot(struct run *run, struct slot *sl, int thread)
+{
 	struct tok_ids *ids = &run->scratch[thread];
 
+	if (!sl->raw_text) {
+		sl->doc = run->docs[thread];
+		json_doc_reset(sl->doc);
+		if ((sl->rc = parse_slot(run, sl)) || sl->blank)
+			return;
+	}
 	switch (run->cfg->mode) {
 	case TOKRUN_ENCODE:
 	case TOKRUN_COUNT:
@@ -785,17 +843,20 @@ static void process_slot(int64_t task, int thread, void *arg)
 	}
 }
 
-/* Write the batch's outputs in order; a failed record ends the run (or is
- * reported and counted with skip_bad). */
-static int flush_batch(struct run *run, size_t n, struct output *out, struct tokrun_stats *st,
-		       struct lm_error *err)
+/* Write B's outputs in order; a failed record ends the run (or is reported
+ * and counted with skip_bad), and so does a read error after B's
+ * records. */
+static int flush_batch(struct run *run, struct batch *b, struct lm_error *err)
 {
+	struct tokrun_stats *st = run->st;
 	size_t i;
 	int rc;
 
-	for (i = 0; i < n; i++) {
-		struct slot *sl = &run->slots[i];
+	for (i = 0; i < b->n; i++) {
+		struct slot *sl = &b->slots[i];
 
+		if (sl->blank)
+			continue;
 		if (sl->rc && sl->rc != LM_ENOMEM && run->cfg->skip_bad) {
 			if (run->cfg->report_bad)
 				run->cfg->report_bad(&sl->err, run->cfg->report_arg);
@@ -807,26 +868,118 @@ static int flush_batch(struct run *run, size_t n, struct output *out, struct tok
 			err->code = sl->rc;
 			return sl->rc;
 		}
-		if ((rc = output_write(out, sl->out.data, sl->out.len, err)))
+		if ((rc = output_write(run->out, sl->out.data, sl->out.len, err)))
 			return rc;
 		st->records++;
 		st->outputs += sl->outputs;
 		st->tokens += sl->tokens;
 		st->bytes += sl->bytes;
 	}
+	if (b->rc) {
+		*err = b->err;
+		err->code = b->rc;
+		return b->rc;
+	}
 	return LM_OK;
 }
 
 static void slot_reset(struct slot *sl)
 {
-	json_doc_reset(sl->doc);
+	sl->doc = NULL;
 	sl->rec = NULL;
 	sl->raw_text = NULL;
+	sl->blank = 0;
 	sl->rc = LM_OK;
 	sl->err.code = 0;
 	sl->err.msg[0] = 0;
 	sl->out.len = 0;
 	sl->tokens = sl->bytes = sl->outputs = 0;
+}
+
+/* Copy the next lines of the input into B, up to a record count and a
+ * byte budget. */
+static void read_batch(struct run *run, struct batch *b)
+{
+	size_t bytes = 0;
+
+	b->n = 0;
+	b->rc = LM_OK;
+	while (b->n < BATCH_RECORDS && bytes < BATCH_BYTES) {
+		struct slot *sl = &b->slots[b->n];
+		char *line;
+		size_t len;
+		int rc = input_line(run->in, &line, &len, 0, &b->err);
+
+		if (rc == LM_EOF) {
+			b->end = 1;
+			return;
+		}
+		if (rc) {
+			b->rc = rc;
+			b->end = 1;
+			return;
+		}
+		slot_reset(sl);
+		if (len + 2 > sl->lbuf_cap) {
+			size_t cap = sl->lbuf_cap ? sl->lbuf_cap : 256;
+			char *p;
+
+			while (cap < len + 2)
+				cap *= 2;
+			if (!(p = realloc(sl->lbuf, cap))) {
+				b->rc = lm_fail(&b->err, LM_ENOMEM, "%s:%" PRIu64 ": out of memory",
+						run->name, run->in->line);
+				b->end = 1;
+				return;
+			}
+			sl->lbuf = p;
+			sl->lbuf_cap = cap;
+		}
+		memcpy(sl->lbuf, line, len);
+		sl->lbuf[len] = '\n';
+		sl->lbuf[len + 1] = 0;
+		sl->lbuf_len = len;
+		sl->line_no = run->in->line;
+		bytes += len;
+		b->n++;
+	}
+}
+
+/* Task 0 of a round is the input and output: write the batch tokenized in
+ * the round before, then read the next one, while the other threads
+ * tokenize this round's batch (tasks 1..n). */
+static void round_task(int64_t task, int thread, void *arg)
+{
+	struct run *run = arg;
+
+	if (task > 0) {
+		process_slot(run, &run->work->slots[task - 1], thread);
+		return;
+	}
+	if (run->flush && (run->io_rc = flush_batch(run, run->flush, &run->io_err)))
+		return;
+	if (run->fill)
+		read_batch(run, run->fill);
+}
+
+static int batch_alloc(struct batch *b, struct lm_error *err)
+{
+	if (!(b->slots = calloc(BATCH_RECORDS, sizeof *b->slots)))
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	return LM_OK;
+}
+
+static void batch_free(struct batch *b)
+{
+	size_t i;
+
+	if (!b->slots)
+		return;
+	for (i = 0; i < BATCH_RECORDS; i++) {
+		free(b->slots[i].out.data);
+		free(b->slots[i].lbuf);
+	}
+	free(b->slots);
 }
 
 /* The whole input as one text (raw mode): peek until input.h holds it
@@ -848,16 +1001,53 @@ static int slurp(struct input *in, const unsigned char **text, size_t *len, stru
 	}
 }
 
+static int run_raw(struct run *run, struct lm_error *err)
+{
+	struct slot sl;
+	const unsigned char *text = NULL;
+	const char *id = run->in->fd == 0 ? "stdin" : run->in->name;
+	size_t len = 0;
+	int rc;
+
+	memset(&sl, 0, sizeof sl);
+	if (!(sl.doc = json_doc_new()))
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	if ((rc = slurp(run->in, &text, &len, err)))
+		goto out;
+	sl.raw_text = (const char *)text;
+	sl.raw_len = len;
+	sl.line = 1;
+	sl.rec = json_new_object(sl.doc);
+	if (!sl.rec || json_object_set(sl.doc, sl.rec, "id", json_new_string(sl.doc, id, strlen(id)))) {
+		rc = lm_fail(err, LM_ENOMEM, "out of memory");
+		goto out;
+	}
+	process_slot(run, &sl, 0);
+	{
+		struct batch b = { .slots = &sl, .n = 1 };
+
+		rc = flush_batch(run, &b, err);
+	}
+out:
+	json_doc_free(sl.doc);
+	free(sl.out.data);
+	return rc;
+}
+
+/* Rounds over two batches: while batch W is tokenized, the batch of the
+ * round before is written and the next one read into its place, so
+ * reading and writing overlap tokenizing and at most two batches are held
+ * at a time.  Parsing is part of each record's task. */
 int tokrun_run(const struct tokenizer *tok, const struct tokrun_config *cfg,
 	       struct threadpool *pool, struct input *in, struct output *out,
 	       struct tokrun_stats *st, struct lm_error *err)
 {
-	struct run run = { .tok = tok, .cfg = cfg, .name = in->name };
-	struct ndjson_reader rd;
-	int threads = pool ? threadpool_threads(pool) : 1;
-	int have_reader = 0, eof = 0, rc;
-	size_t n_slots = cfg->raw ? 1 : BATCH_RECORDS, i;
+	struct run run = { .tok = tok, .cfg = cfg, .name = in->name, .in = in, .out = out, .st = st };
+	struct batch b[2];
+	int threads = pool ? threadpool_threads(pool) : 1, cur = 0, rc;
+	size_t i;
 
+	memset(b, 0, sizeof b);
 	if (cfg->mode == TOKRUN_CHUNK && (cfg->chunk_tokens == 0 ||
 					  cfg->chunk_overlap >= cfg->chunk_tokens))
 		return lm_fail(err, LM_EINVAL, "chunk size %zu with overlap %zu: the overlap must be "
@@ -865,102 +1055,56 @@ int tokrun_run(const struct tokenizer *tok, const struct tokrun_config *cfg,
 	if (cfg->raw && cfg->mode == TOKRUN_DECODE)
 		return decode_raw(tok, in, out, st, err);
 
-	run.slots = calloc(n_slots, sizeof *run.slots);
 	run.scratch = calloc((size_t)threads, sizeof *run.scratch);
-	if (!run.slots || !run.scratch) {
+	run.docs = calloc((size_t)threads, sizeof *run.docs);
+	if (!run.scratch || !run.docs) {
 		rc = lm_fail(err, LM_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < n_slots; i++)
-		if (!(run.slots[i].doc = json_doc_new())) {
+	for (i = 0; i < (size_t)threads; i++)
+		if (!(run.docs[i] = json_doc_new())) {
 			rc = lm_fail(err, LM_ENOMEM, "out of memory");
 			goto out;
 		}
-
 	if (cfg->raw) {
-		struct slot *sl = &run.slots[0];
-		const unsigned char *text;
-		size_t len;
-
-		if ((rc = slurp(in, &text, &len, err)))
-			goto out;
-		slot_reset(sl);
-		sl->raw_text = (const char *)text;
-		sl->raw_len = len;
-		sl->line = 1;
-		sl->rec = json_new_object(sl->doc);
-		if (!sl->rec || json_object_set(sl->doc, sl->rec, "id",
-						json_new_string(sl->doc, in->fd == 0 ? "stdin" : in->name,
-								strlen(in->fd == 0 ? "stdin" : in->name)))) {
-			rc = lm_fail(err, LM_ENOMEM, "out of memory");
-			goto out;
-		}
-		process_slot(0, 0, &run);
-		rc = flush_batch(&run, 1, out, st, err);
+		rc = run_raw(&run, err);
 		goto out;
 	}
-
-	if ((rc = ndjson_open(&rd, in, err)))
+	if ((rc = batch_alloc(&b[0], err)) || (rc = batch_alloc(&b[1], err)))
 		goto out;
-	have_reader = 1;
-	while (!eof) {
-		uint64_t start = in->offset + in->pos;
-		size_t n = 0;
-		int stop_rc = LM_OK;
-		struct lm_error stop_err = { 0 };
+	read_batch(&run, &b[0]);
+	for (;;) {
+		struct batch *w = &b[cur];
 
-		while (n < n_slots && in->offset + in->pos - start < BATCH_BYTES) {
-			struct slot *sl = &run.slots[n];
-
-			slot_reset(sl);
-			rc = ndjson_next_into(&rd, sl->doc, &sl->rec, &sl->err);
-			if (rc == LM_EOF) {
-				eof = 1;
-				break;
-			}
-			if (rc == LM_EFORMAT && cfg->skip_bad) {
-				if (cfg->report_bad)
-					cfg->report_bad(&sl->err, cfg->report_arg);
-				st->bad++;
-				continue;
-			}
-			if (rc) {
-				/* Records before the bad one are still written. */
-				stop_rc = rc;
-				stop_err = sl->err;
-				eof = 1;
-				break;
-			}
-			sl->line = rd.line;
-			n++;
-		}
-		if (pool && n > 1)
-			threadpool_run(pool, (int64_t)n, process_slot, &run);
+		run.work = w;
+		run.fill = w->end ? NULL : &b[cur ^ 1];
+		if (pool && w->n > 0)
+			threadpool_run(pool, (int64_t)w->n + 1, round_task, &run);
 		else
-			for (i = 0; i < n; i++)
-				process_slot((int64_t)i, 0, &run);
-		if ((rc = flush_batch(&run, n, out, st, err)))
-			goto out;
-		if (stop_rc) {
-			*err = stop_err;
-			err->code = stop_rc;
-			rc = stop_rc;
+			for (i = 0; i <= w->n; i++)
+				round_task((int64_t)i, 0, &run);
+		if (run.io_rc) {
+			*err = run.io_err;
+			err->code = rc = run.io_rc;
 			goto out;
 		}
+		if (!run.fill) {
+			rc = flush_batch(&run, w, err);
+			goto out;
+		}
+		run.flush = w;
+		cur ^= 1;
 	}
-	rc = LM_OK;
 out:
-	if (have_reader)
-		ndjson_close(&rd);
-	if (run.slots)
-		for (i = 0; i < n_slots; i++) {
-			json_doc_free(run.slots[i].doc);
-			free(run.slots[i].out.data);
-		}
-	if (run.scratch)
-		for (i = 0; i < (size_t)threads; i++)
+	batch_free(&b[0]);
+	batch_free(&b[1]);
+	for (i = 0; i < (size_t)threads; i++) {
+		if (run.scratch)
 			tok_ids_free(&run.scratch[i]);
-	free(run.slots);
+		if (run.docs)
+			json_doc_free(run.docs[i]);
+	}
 	free(run.scratch);
+	free(run.docs);
 	return rc;
 }

@@ -21,11 +21,14 @@
  * decoded bytes, written as ids arrive and never cutting a UTF-8 sequence
  * (tokrun_decode_stream).
  *
- * Records are read in batches bounded by a record count and a byte budget,
- * so memory stays bounded on unbounded input; a batch is tokenized on the
- * pool's threads and written in order.  A bad record (JSON or UTF-8 error,
- * no text, bad "tokens") stops the run with an error naming FILE:LINE, or,
- * with skip_bad, is reported through the callback and counted.
+ * Lines are read in batches bounded by a record count and a byte budget,
+ * and at most two batches are held, so memory stays bounded on unbounded
+ * input.  Each record is parsed, tokenized and serialised on the pool's
+ * threads, while one thread writes the batch before (in input order) and
+ * reads the next, so no stage runs alone.  A bad record (JSON or UTF-8
+ * error, no text, bad "tokens") stops the run with an error naming
+ * FILE:LINE once the records before it are written, or, with skip_bad, is
+ * reported through the callback (in input order) and counted.
  */
 #ifndef LMPIPE_TOKRUN_H
 #define LMPIPE_TOKRUN_H

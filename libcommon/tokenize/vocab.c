@@ -1,11 +1,12 @@
 /* vocab.c - token table with text lookup and a merge map (see vocab.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "tokenize/vocab.h"
 
 struct vocab_token {
-	size_t off;          /* into pool */
+	uint32_t off;        /* into pool */
 	uint32_t len;
 	float score;
 	uint8_t type;
@@ -20,10 +21,13 @@ struct vocab_merge {
 
 #define VOCAB_NO_KEY UINT64_MAX
 
-/* The hash is kept beside the id so that a probe touches the token table
- * and its text only on a likely match. */
+/* A text -> id entry.  The slot holds the first 8 bytes of the text and
+ * its length beside the hash, so a lookup of a text of up to 8 bytes (most
+ * lookups of a BPE merge loop) is decided by the slot alone, without
+ * touching the token table or the text pool. */
 struct vocab_slot {
-	uint32_t hash;
+	uint64_t head;           /* first 8 bytes, zero-padded */
+	uint32_t tag;            /* hash << 8 | min(len, 255) */
 	int32_t id;              /* -1 empty */
 };
 
@@ -34,6 +38,7 @@ struct vocab {
 	size_t pool_len, pool_cap;
 	struct vocab_slot *slots; /* text -> id; size mask + 1 */
 	size_t mask, used;
+	size_t longest;          /* bytes of the longest findable text */
 	struct vocab_merge *merges;
 	size_t merge_mask, n_merges;
 };
@@ -61,10 +66,23 @@ static uint64_t text_hash(const char *s, size_t n)
 	return h;
 }
 
-/* The table index comes from the high bits, the stored hash is the low 32. */
+static uint64_t text_head(const char *s, size_t n)
+{
+	uint64_t w = 0;
+
+	memcpy(&w, s, n < 8 ? n : 8);
+	return w;
+}
+
+/* The tag keeps 24 bits of the hash, the table index comes from others. */
+static uint32_t text_tag(uint64_t h, size_t n)
+{
+	return (uint32_t)(h >> 40) << 8 | (uint32_t)(n < 255 ? n : 255);
+}
+
 static size_t slot_index(uint64_t h, size_t mask)
 {
-	return (size_t)((uint32_t)h * 0x9e3779b1u >> 7) & mask;
+	return (size_t)h & mask;
 }
 
 static uint64_t pair_hash(uint64_t k)
@@ -75,6 +93,34 @@ static uint64_t pair_hash(uint64_t k)
 	return k;
 }
 
+/* Large tables on transparent huge pages where the kernel offers them on
+ * request: a lookup at a random place then misses the TLB far less, and a
+ * large vocabulary loads with a few page faults instead of thousands. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static void *table_alloc(size_t bytes)
+{
+	void *p;
+
+	if (bytes < HUGE_PAGE)
+		return malloc(bytes);
+	bytes = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	if (posix_memalign(&p, HUGE_PAGE, bytes))
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
+static struct vocab_slot *slots_new(size_t mask)
+{
+	struct vocab_slot *slots = table_alloc((mask + 1) * sizeof(*slots));
+
+	if (slots)
+		for (size_t i = 0; i <= mask; i++)
+			slots[i].id = -1;
+	return slots;
+}
+
 int vocab_new(struct vocab **v, struct lm_error *err)
 {
 	struct vocab *x = calloc(1, sizeof(*x));
@@ -82,14 +128,13 @@ int vocab_new(struct vocab **v, struct lm_error *err)
 	if (!x)
 		return lm_fail(err, LM_ENOMEM, "vocab: out of memory");
 	x->mask = 1023;
-	x->slots = malloc((x->mask + 1) * sizeof(*x->slots));
+	x->slots = slots_new(x->mask);
 	x->merge_mask = 1023;
 	x->merges = malloc((x->merge_mask + 1) * sizeof(*x->merges));
 	if (!x->slots || !x->merges) {
 		vocab_free(x);
 		return lm_fail(err, LM_ENOMEM, "vocab: out of memory");
 	}
-	memset(x->slots, 0xff, (x->mask + 1) * sizeof(*x->slots));
 	for (size_t i = 0; i <= x->merge_mask; i++)
 		x->merges[i].key = VOCAB_NO_KEY;
 	*v = x;
@@ -107,25 +152,29 @@ void vocab_free(struct vocab *v)
 	free(v);
 }
 
-static int text_equal(const struct vocab *v, int32_t id, const char *s, size_t n)
+/* Whether slot E holds TEXT, given its head and tag. */
+static int slot_match(const struct vocab *v, const struct vocab_slot *e, uint32_t tag, uint64_t head,
+		      const char *s, size_t n)
 {
-	const struct vocab_token *t = &v->tok[id];
-
-	return t->len == n && memcmp(v->pool + t->off, s, n) == 0;
+	if (e->tag != tag || e->head != head)
+		return 0;
+	if (n <= 8)
+		return 1;
+	const struct vocab_token *t = &v->tok[e->id];
+	return t->len == n && memcmp(v->pool + t->off + 8, s + 8, n - 8) == 0;
 }
 
-static int slots_grow(struct vocab *v)
+static int slots_resize(struct vocab *v, size_t mask)
 {
-	size_t mask = v->mask * 2 + 1;
-	struct vocab_slot *slots = malloc((mask + 1) * sizeof(*slots));
+	struct vocab_slot *slots = slots_new(mask);
 
 	if (!slots)
 		return -1;
-	memset(slots, 0xff, (mask + 1) * sizeof(*slots));
 	for (size_t i = 0; i <= v->mask; i++) {
 		if (v->slots[i].id < 0)
 			continue;
-		size_t j = slot_index(v->slots[i].hash, mask);
+		const struct vocab_token *t = &v->tok[v->slots[i].id];
+		size_t j = slot_index(text_hash(v->pool + t->off, t->len), mask);
 		while (slots[j].id >= 0)
 			j = (j + 1) & mask;
 		slots[j] = v->slots[i];
@@ -136,36 +185,99 @@ static int slots_grow(struct vocab *v)
 	return 0;
 }
 
+static int tokens_reserve(struct vocab *v, size_t n, struct lm_error *err)
+{
+	if (n <= v->cap)
+		return 0;
+	size_t cap = v->cap ? v->cap : 256;
+	while (cap < n)
+		cap *= 2;
+	struct vocab_token *t = table_alloc(cap * sizeof(*t));
+	if (!t)
+		return lm_fail(err, LM_ENOMEM, "vocab: out of memory");
+	if (v->cap)
+		memcpy(t, v->tok, v->cap * sizeof(*t));
+	memset(t + v->cap, 0, (cap - v->cap) * sizeof(*t));
+	free(v->tok);
+	v->tok = t;
+	v->cap = cap;
+	return 0;
+}
+
+static int pool_reserve(struct vocab *v, size_t n, struct lm_error *err)
+{
+	if (n <= v->pool_cap)
+		return 0;
+	if (n > UINT32_MAX)
+		return lm_fail(err, LM_EFORMAT, "vocab: token texts exceed 4 GiB");
+	size_t cap = v->pool_cap ? v->pool_cap : 4096;
+	while (cap < n)
+		cap *= 2;
+	char *p = realloc(v->pool, cap);
+	if (!p)
+		return lm_fail(err, LM_ENOMEM, "vocab: out of memory");
+	v->pool = p;
+	v->pool_cap = cap;
+	return 0;
+}
+
+int vocab_reserve(struct vocab *v, size_t n_tokens, size_t text_bytes, struct lm_error *err)
+{
+	size_t mask = v->mask;
+	int rc;
+
+	if ((rc = tokens_reserve(v, n_tokens, err)) ||
+	    (rc = pool_reserve(v, v->pool_len + text_bytes + n_tokens, err)))
+		return rc;
+	while ((v->used + n_tokens) * 2 > mask + 1)
+		mask = mask * 2 + 1;
+	if (mask != v->mask && slots_resize(v, mask))
+		return lm_fail(err, LM_ENOMEM, "vocab: out of memory");
+	return 0;
+}
+
+/* The slot holding TEXT, or the empty slot where it would go. */
+static struct vocab_slot *slot_find(const struct vocab *v, const char *text, size_t len,
+				    uint64_t h)
+{
+	uint32_t tag = text_tag(h, len);
+	uint64_t head = text_head(text, len);
+	size_t j = slot_index(h, v->mask);
+
+	for (; v->slots[j].id >= 0; j = (j + 1) & v->mask)
+		if (slot_match(v, &v->slots[j], tag, head, text, len))
+			break;
+	return &v->slots[j];
+}
+
+/* FINDABLE: 0 hidden, 1 findable (a repeated text keeps the first id), 2
+ * findable and unique (a repeated text is an error). */
 static int set_token(struct vocab *v, int32_t id, const char *text, size_t len, float score,
 		     enum vocab_type type, int findable, struct lm_error *err)
 {
+	int rc;
+
 	if (id < 0 || len > UINT32_MAX)
 		return lm_fail(err, LM_EFORMAT, "token %ld: bad id or length", (long)id);
-	if ((size_t)id >= v->cap) {
-		size_t cap = v->cap ? v->cap : 256;
-		while (cap <= (size_t)id)
-			cap *= 2;
-		struct vocab_token *t = realloc(v->tok, cap * sizeof(*t));
-		if (!t)
-			return lm_fail(err, LM_ENOMEM, "vocab: out of memory");
-		memset(t + v->cap, 0, (cap - v->cap) * sizeof(*t));
-		v->tok = t;
-		v->cap = cap;
-	}
+	if ((rc = tokens_reserve(v, (size_t)id + 1, err)))
+		return rc;
 	if (v->tok[id].is_set)
 		return lm_fail(err, LM_EFORMAT, "token %ld: set twice", (long)id);
-	if (v->pool_len + len + 1 > v->pool_cap) {
-		size_t cap = v->pool_cap ? v->pool_cap : 4096;
-		while (cap < v->pool_len + len + 1)
-			cap *= 2;
-		char *p = realloc(v->pool, cap);
-		if (!p)
+	struct vocab_slot *e = NULL;
+	uint64_t h = 0;
+	if (findable) {
+		if ((v->used + 1) * 2 > v->mask + 1 && slots_resize(v, v->mask * 2 + 1))
 			return lm_fail(err, LM_ENOMEM, "vocab: out of memory");
-		v->pool = p;
-		v->pool_cap = cap;
+		h = text_hash(text, len);
+		e = slot_find(v, text, len, h);
+		if (e->id >= 0 && findable == 2)
+			return lm_fail(err, LM_EFORMAT, "token %ld: same text as token %ld", (long)id,
+				       (long)e->id);
 	}
+	if ((rc = pool_reserve(v, v->pool_len + len + 1, err)))
+		return rc;
 	struct vocab_token *t = &v->tok[id];
-	t->off = v->pool_len;
+	t->off = (uint32_t)v->pool_len;
 	t->len = (uint32_t)len;
 	t->score = score;
 	t->type = (uint8_t)type;
@@ -176,19 +288,21 @@ static int set_token(struct vocab *v, int32_t id, const char *text, size_t len, 
 	v->pool_len += len + 1;
 	if ((size_t)id >= v->n)
 		v->n = (size_t)id + 1;
-	if (!findable)
+	if (!e || e->id >= 0)
 		return 0;
-	if ((v->used + 1) * 2 > v->mask + 1 && slots_grow(v))
-		return lm_fail(err, LM_ENOMEM, "vocab: out of memory");
-	uint32_t h = (uint32_t)text_hash(text, len);
-	size_t j = slot_index(h, v->mask);
-	for (; v->slots[j].id >= 0; j = (j + 1) & v->mask)
-		if (v->slots[j].hash == h && text_equal(v, v->slots[j].id, text, len))
-			return 0;
-	v->slots[j].hash = h;
-	v->slots[j].id = id;
+	e->head = text_head(text, len);
+	e->tag = text_tag(h, len);
+	e->id = id;
 	v->used++;
+	if (len > v->longest)
+		v->longest = len;
 	return 0;
+}
+
+int vocab_set_unique(struct vocab *v, int32_t id, const char *text, size_t len, float score,
+		     enum vocab_type type, struct lm_error *err)
+{
+	return set_token(v, id, text, len, score, type, 2, err);
 }
 
 int vocab_set(struct vocab *v, int32_t id, const char *text, size_t len, float score,
@@ -205,13 +319,12 @@ int vocab_set_hidden(struct vocab *v, int32_t id, const char *text, size_t len, 
 
 int32_t vocab_find(const struct vocab *v, const char *text, size_t len)
 {
-	uint32_t h = (uint32_t)text_hash(text, len);
-	size_t j = slot_index(h, v->mask);
+	return slot_find(v, text, len, text_hash(text, len))->id;
+}
 
-	for (; v->slots[j].id >= 0; j = (j + 1) & v->mask)
-		if (v->slots[j].hash == h && text_equal(v, v->slots[j].id, text, len))
-			return v->slots[j].id;
-	return -1;
+size_t vocab_longest(const struct vocab *v)
+{
+	return v->longest;
 }
 
 size_t vocab_size(const struct vocab *v)

@@ -40,8 +40,22 @@ int vocab_set(struct vocab *v, int32_t id, const char *text, size_t len, float s
 int vocab_set_hidden(struct vocab *v, int32_t id, const char *text, size_t len, float score,
 		     enum vocab_type type, struct lm_error *err);
 
+/* As vocab_set, but LM_EFORMAT when another id already has the text
+ * (tiktoken rank files list each token once). */
+int vocab_set_unique(struct vocab *v, int32_t id, const char *text, size_t len, float score,
+		     enum vocab_type type, struct lm_error *err);
+
+/* Make room for ids below N_TOKENS and N_TOKENS more texts of TEXT_BYTES
+ * bytes in all, so that a loader that knows its sizes sets them without
+ * growing tables on the way.  Only a hint: sets beyond it still work. */
+int vocab_reserve(struct vocab *v, size_t n_tokens, size_t text_bytes, struct lm_error *err);
+
 /* The id whose text is TEXT, or -1. */
 int32_t vocab_find(const struct vocab *v, const char *text, size_t len);
+
+/* Bytes of the longest text vocab_find can find: a longer text is no
+ * entry, whatever it holds. */
+size_t vocab_longest(const struct vocab *v);
 
 /* Highest id set + 1. */
 size_t vocab_size(const struct vocab *v);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenize/tokcache.h"
 #include "tokenize/tokenizer_impl.h"
 #include "tokenize/wordpiece.h"
 #include "utf8.h"
@@ -12,6 +13,7 @@ struct wordpiece {
 	size_t word_prefix_len, cont_prefix_len;
 	int32_t unk_id;
 	size_t max_chars;
+	uint64_t cache_owner;     /* tokcache */
 };
 
 int wordpiece_new(struct wordpiece **wp, const struct vocab *vocab, const char *word_prefix,
@@ -30,6 +32,7 @@ int wordpiece_new(struct wordpiece **wp, const struct vocab *vocab, const char *
 	w->cont_prefix_len = strlen(w->cont_prefix);
 	w->unk_id = unk_id;
 	w->max_chars = max_chars;
+	w->cache_owner = tokcache_owner();
 	*wp = w;
 	return 0;
 }
@@ -58,8 +61,8 @@ static int push_unk(const struct wordpiece *w, struct tok_ids *out, struct lm_er
 	return tok_ids_push(out, w->unk_id, err);
 }
 
-int wordpiece_encode(const struct wordpiece *w, const char *word, size_t len, struct tok_ids *out,
-		     struct lm_error *err)
+static int encode_word(const struct wordpiece *w, const char *word, size_t len, struct tok_ids *out,
+		       struct lm_error *err)
 {
 	size_t chars = 0, plen, n0 = out->n, bstack[130], *bound = bstack;
 	char stack[512], *buf = stack;
@@ -91,7 +94,10 @@ int wordpiece_encode(const struct wordpiece *w, const char *word, size_t len, st
 
 		memcpy(buf, pre, pre_len);
 		memcpy(buf + pre_len, word + bound[s], len - bound[s]);
-		for (e = chars; e > s; e--) {
+		/* Longer than every entry: no match, skip the lookups. */
+		for (e = chars; e > s && pre_len + bound[e] - bound[s] > vocab_longest(w->vocab); e--)
+			;
+		for (; e > s; e--) {
 			id = vocab_find(w->vocab, buf, pre_len + bound[e] - bound[s]);
 			if (id >= 0)
 				break;
@@ -113,6 +119,30 @@ out:
 	if (rc)
 		out->n = n0;
 	return rc;
+}
+
+int wordpiece_encode(const struct wordpiece *w, const char *word, size_t len, struct tok_ids *out,
+		     struct lm_error *err)
+{
+	struct tokcache *c = NULL;
+	const int32_t *ids;
+	size_t n, n0 = out->n;
+	int rc;
+
+	if (len <= TOKCACHE_PIECE_MAX && (c = tokcache_get(w->cache_owner)) &&
+	    (ids = tokcache_find(c, word, len, &n))) {
+		for (size_t k = 0; k < n; k++)
+			if ((rc = tok_ids_push(out, ids[k], err))) {
+				out->n = n0;
+				return rc;
+			}
+		return 0;
+	}
+	if ((rc = encode_word(w, word, len, out, err)))
+		return rc;
+	if (c && out->ids)
+		tokcache_put(c, word, len, out->ids + n0, out->n - n0);
+	return 0;
 }
 
 static int wordpiece_run(const void *state, const char *piece, size_t len, struct tok_ids *out,

@@ -63,6 +63,28 @@ int main(void)
 	ok(enc(s, "\xe2\x96\x81" "a\xe2\x96\x81", (const int32_t[]){ 11, 12 }, 2), "U+2581 pieces");
 	ok(enc(s, "z", (const int32_t[]){ 0 }, 1), "no byte token: unk");
 	ok(enc(s, "", NULL, 0), "empty: nothing");
+	/* No entry holds U+2581 after another character, so words go one by
+	 * one: ▁a = 11 (-0.5) each time; ▁abc: ▁a (-0.5), then bc (-1). */
+	ok(enc(s, "\xe2\x96\x81" "a\xe2\x96\x81" "a\xe2\x96\x81" "abc",
+	       (const int32_t[]){ 11, 11, 11, 5 }, 4), "words: ▁a ▁a ▁a+bc");
+	ok(enc(s, "\xe2\x96\x81" "a\xe2\x96\x81" "a\xe2\x96\x81" "abc",
+	       (const int32_t[]){ 11, 11, 11, 5 }, 4), "words again (cached): same ids");
+	{
+		/* "a▁" joins words: ▁ a ▁ b -> a▁ (-0.5) merges across the word
+		 * start, before ▁b (-2) could; then nothing: ▁, a▁, b. */
+		static const struct piece jp[] = {
+			{ "<unk>", 0 }, { "a", -1 }, { "b", -1 }, { "\xe2\x96\x81", -4 },
+			{ "a\xe2\x96\x81", -0.5f }, { "\xe2\x96\x81" "b", -2 }, { NULL, 0 },
+		};
+		struct vocab *jv = make_vocab(jp);
+		struct spm *js;
+
+		ok(!spm_new(&js, jv, &c, &err), "new by score, an entry joins words");
+		ok(enc(js, "\xe2\x96\x81" "a\xe2\x96\x81" "b", (const int32_t[]){ 3, 4, 2 }, 3),
+		   "a merge across words when an entry spans them");
+		spm_free(js);
+		vocab_free(jv);
+	}
 
 	/* By merges (HF BPE): ranks b+c 0, a+bc 1, a+b 2. */
 	static const struct piece mp[] = {

@@ -1,5 +1,6 @@
 /* test_vocab.c - token table, text lookup, merges. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
@@ -91,6 +92,43 @@ int main(void)
 	ok(vocab_hash(a) != h, "a merge changes the hash");
 	vocab_free(a);
 	vocab_free(b);
+
+	/* Texts alike in their first 8 bytes, or but for a trailing NUL, stay
+	 * apart; vocab_reserve is only a hint. */
+	vocab_new(&a, &err);
+	ok(!vocab_reserve(a, 4, 40, &err), "reserve");
+	ok(!vocab_set_unique(a, 0, "abcdefghX", 9, 0, VOCAB_NORMAL, &err) &&
+	   !vocab_set_unique(a, 1, "abcdefghY", 9, 0, VOCAB_NORMAL, &err) &&
+	   !vocab_set_unique(a, 2, "a", 1, 0, VOCAB_NORMAL, &err) &&
+	   !vocab_set_unique(a, 3, "a\0", 2, 0, VOCAB_NORMAL, &err) &&
+	   !vocab_set_unique(a, 4, "abcdefgh", 8, 0, VOCAB_NORMAL, &err), "set past the reserve");
+	ok(vocab_find(a, "abcdefghX", 9) == 0 && vocab_find(a, "abcdefghY", 9) == 1 &&
+	   vocab_find(a, "a", 1) == 2 && vocab_find(a, "a\0", 2) == 3 &&
+	   vocab_find(a, "abcdefgh", 8) == 4 && vocab_find(a, "abcdefghZ", 9) == -1 &&
+	   vocab_find(a, "abcdefg", 7) == -1, "finds by all bytes and the length");
+	is_int(vocab_set_unique(a, 5, "a", 1, 0, VOCAB_NORMAL, &err), LM_EFORMAT,
+	       "set_unique: a repeated text is an error");
+	is_int((int)vocab_longest(a), 9, "longest findable text");
+	vocab_set_hidden(a, 6, "0123456789abcdef", 16, 0, VOCAB_CONTROL, &err);
+	is_int((int)vocab_longest(a), 9, "hidden texts do not count");
+	for (int i = 0; i < 5000; i++) {
+		char w[16];
+		int n = snprintf(w, sizeof w, "w%d", i);
+
+		vocab_set(a, 100 + i, w, (size_t)n, 0, VOCAB_NORMAL, &err);
+	}
+	{
+		int found = 1;
+
+		for (int i = 0; i < 5000; i++) {
+			char w[16];
+			int n = snprintf(w, sizeof w, "w%d", i);
+
+			found &= vocab_find(a, w, (size_t)n) == 100 + i;
+		}
+		ok(found && vocab_find(a, "abcdefghY", 9) == 1, "5000 more: all found after growing");
+	}
+	vocab_free(a);
 	vocab_free(v);
 	return tap_done();
 }
