@@ -8,7 +8,9 @@
 #include "convert.h"
 
 /* Rows scored per sgemm call: the score block (queries x rows floats) stays
- * in cache while it is pushed into the heaps. */
+ * in cache while it is pushed into the heaps.  The block shape is part of the
+ * results: OpenBLAS rounds a dot product differently depending on where a row
+ * falls in its tiles, so changing it moves scores by an ulp. */
 #define FLAT_BLOCK_ROWS 1024
 #define FLAT_BATCH_MAX 256
 
@@ -190,6 +192,55 @@ int flat_search(const struct flat_index *fi, const float *query, flat_accept_fn 
 	return 0;
 }
 
+/* Turn one row of dot products into the scores score_of gives, in place.
+ * The same float operations in the same order as score_of, so the results
+ * match the one-query path bit for bit.  Written with vector types because
+ * gcc's -O2 cost model leaves the plain loop scalar; a lane that is not
+ * above zero (NaN included) becomes +0, as score_of's "d > 0 ? -d : 0". */
+typedef float flat_v4f __attribute__((vector_size(16)));
+typedef int32_t flat_v4i __attribute__((vector_size(16)));
+
+static void score_row(const struct flat_index *fi, float *s, float qnorm, uint32_t row0,
+		      uint32_t rows)
+{
+	const float *nr = fi->norms + row0;
+	const flat_v4f zero = {0, 0, 0, 0};
+	flat_v4f x, n, d;
+	uint32_t j = 0;
+
+	if (fi->metric != IDXFILE_METRIC_L2)
+		return;
+	for (; j + 4 <= rows; j += 4) {
+		memcpy(&x, s + j, sizeof(x));
+		memcpy(&n, nr + j, sizeof(n));
+		d = qnorm - 2 * x + n;
+		d = (flat_v4f)((flat_v4i)(-d) & (d > zero));
+		memcpy(s + j, &d, sizeof(d));
+	}
+	for (; j < rows; j++) {
+		float e = qnorm - 2 * s[j] + nr[j];
+
+		s[j] = e > 0 ? -e : 0;
+	}
+}
+
+/* Offer a row of scores to one query's list.  A score below the list's worst
+ * cannot enter, so most rows cost one comparison; equal scores still go to
+ * topk_push, which settles ties by doc number.  NaN (also the mark for a
+ * rejected row) fails the comparison and is skipped, as topk_push would. */
+static void push_row(struct topk *t, const float *s, uint32_t row0, uint32_t rows)
+{
+	float worst = topk_worst(t);
+	uint32_t j;
+
+	for (j = 0; j < rows; j++) {
+		if (!(s[j] >= worst))
+			continue;
+		if (topk_push(t, row0 + j, s[j]))
+			worst = topk_worst(t);
+	}
+}
+
 int flat_search_batch(const struct flat_index *fi, const float *queries, uint32_t nq,
 		      flat_accept_fn *accept, void *arg, struct topk *out, struct lm_error *err)
 {
@@ -213,20 +264,23 @@ int flat_search_batch(const struct flat_index *fi, const float *queries, uint32_
 
 		for (row0 = 0; row0 < fi->n; row0 += rows) {
 			rows = fi->n - row0 < FLAT_BLOCK_ROWS ? fi->n - row0 : FLAT_BLOCK_ROWS;
-			for (j = 0; j < rows; j++)
-				ok[j] = !accept || accept(row0 + j, arg);
+			if (accept)
+				for (j = 0; j < rows; j++)
+					ok[j] = accept(row0 + j, arg) != 0;
 			/* scores[m][rows] = Q[m][dim] * X[rows][dim]^T */
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)rows,
 				    (int)fi->dim, 1.0f, q + (size_t)q0 * fi->dim, (int)fi->dim,
 				    fi->vectors + (size_t)row0 * fi->dim, (int)fi->dim, 0.0f, scores,
 				    (int)rows);
 			for (i = 0; i < m; i++) {
-				const float *s = scores + (size_t)i * rows;
+				float *s = scores + (size_t)i * rows;
 
-				for (j = 0; j < rows; j++)
-					if (ok[j])
-						topk_push(&out[q0 + i], row0 + j,
-							  score_of(fi, s[j], qnorm[q0 + i], row0 + j));
+				score_row(fi, s, qnorm[q0 + i], row0, rows);
+				if (accept)
+					for (j = 0; j < rows; j++)
+						if (!ok[j])
+							s[j] = NAN;
+				push_row(&out[q0 + i], s, row0, rows);
 			}
 		}
 	}
