@@ -12,6 +12,8 @@
 #include "index/search.h"
 #include "input.h"
 #include "json.h"
+#include "model/embedrun.h"
+#include "model/encoder.h"
 #include "ndjson.h"
 #include "opt.h"
 #include "output.h"
@@ -36,11 +38,14 @@ static const char usage[] =
 	"      --tag TAG        run tag of trec lines (default lmpipe)\n"
 	"      --no-text        leave text and meta out of NDJSON hits\n"
 	"      --skip-bad       report bad query records and go on\n"
-	"  -m, --model FILE     embed query text (needs the embed program: not built yet)\n"
+	"  -m, --model FILE     embed the text of queries without an embedding with\n"
+	"                       this GGUF encoder (the index's model)\n"
+	"      --prefix STR     prepend STR to query text before embedding it\n"
+	OPT_HELP_THREADS
 	OPT_HELP_COMMON;
 
 enum { OPT_MODE = OPT_LONG, OPT_FUSION, OPT_FILTER, OPT_EXACT, OPT_EF, OPT_NPROBE, OPT_TAG,
-       OPT_NO_TEXT, OPT_SKIP_BAD };
+       OPT_NO_TEXT, OPT_SKIP_BAD, OPT_PREFIX };
 
 static const struct option longopts[] = {
 	{ "index", required_argument, NULL, 'i' },
@@ -55,6 +60,7 @@ static const struct option longopts[] = {
 	{ "tag", required_argument, NULL, OPT_TAG },
 	{ "no-text", no_argument, NULL, OPT_NO_TEXT },
 	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
+	{ "prefix", required_argument, NULL, OPT_PREFIX },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -82,6 +88,10 @@ struct run {
 	uint64_t bad;
 	struct json_doc *hit_doc;
 	struct output *w;
+	struct encoder *enc;      /* -m: embeds query text */
+	const char *prefix;
+	char *text;               /* prefix + query text */
+	size_t text_cap;
 };
 
 static void free_queries(struct run *r)
@@ -215,10 +225,9 @@ static int add_query(struct run *r, const char *qid, size_t qid_len, const char 
 	if (mode == SEARCH_AUTO)
 		mode = vec && r->dim ? SEARCH_DENSE : SEARCH_BM25;
 	if (mode != SEARCH_BM25 && !vec)
-		return lm_fail(err, LM_EINVAL, "query '%.*s': no embedding for %s search (queries "
-			       "need an \"embedding\" field; -m needs the embed program, not "
-			       "built yet)", (int)qid_len, qid,
-			       mode == SEARCH_DENSE ? "dense" : "hybrid");
+		return lm_fail(err, LM_EINVAL, "query '%.*s': no embedding for %s search (give "
+			       "queries an \"embedding\" field, or text and -m MODEL)", (int)qid_len,
+			       qid, mode == SEARCH_DENSE ? "dense" : "hybrid");
 	if (mode != SEARCH_DENSE && !text)
 		return lm_fail(err, LM_EINVAL, "query '%.*s': no text for %s search", (int)qid_len,
 			       qid, mode == SEARCH_BM25 ? "BM25" : "hybrid");
@@ -244,6 +253,29 @@ nomem:
 	free(q->qid);
 	free(q->text);
 	return lm_fail(err, LM_ENOMEM, "out of memory");
+}
+
+/* The query's vector from the -m model: its first `dim` components (the
+ * index may hold Matryoshka-truncated vectors), normalised as embed does. */
+static int embed_query(struct run *r, const char *text, size_t len, float *vec, struct lm_error *err)
+{
+	size_t plen = r->prefix ? strlen(r->prefix) : 0;
+
+	if (plen) {
+		if (plen + len > r->text_cap) {
+			char *p = realloc(r->text, plen + len);
+
+			if (!p)
+				return lm_fail(err, LM_ENOMEM, "out of memory");
+			r->text = p;
+			r->text_cap = plen + len;
+		}
+		memcpy(r->text, r->prefix, plen);
+		memcpy(r->text + plen, text, len);
+		text = r->text;
+		len += plen;
+	}
+	return embedrun_text(r->enc, text, len, (int)r->dim, 1, vec, err);
 }
 
 static int read_ndjson(struct run *r, struct input *in, float *vec, struct lm_error *err)
@@ -278,9 +310,15 @@ static int read_ndjson(struct run *r, struct input *in, float *vec, struct lm_er
 			n = json_array_len(emb);  /* add_query reports the dimension */
 		else if (emb)
 			rc = json_get_float_array(emb, vec, r->dim, &n, err);
+		if (!rc && !emb && text && r->enc && r->dim && r->mode != SEARCH_BM25) {
+			rc = embed_query(r, text, text_len, vec, err);
+			model = encoder_name(r->enc);
+			hash = encoder_hash(r->enc);
+			n = r->dim;
+		}
 		if (!rc)
-			rc = add_query(r, qid, qid_len, text, text_len, emb ? vec : NULL, n, model,
-				       hash, err);
+			rc = add_query(r, qid, qid_len, text, text_len, emb || r->enc ? vec : NULL, n,
+				       model, hash, err);
 		if (rc == LM_EINVAL) {
 			lm_error_prefix(err, "%s:%llu: ", in->name, (unsigned long long)nr.line);
 			if (!r->skip_bad)
@@ -385,7 +423,7 @@ int main(int argc, char **argv)
 	struct output w;
 	struct filter *filter = NULL;
 	const char **paths = NULL;
-	const char *filter_expr = NULL, *stdin_only[] = { "-" };
+	const char *filter_expr = NULL, *model = NULL, *stdin_only[] = { "-" };
 	float *vec = NULL;
 	unsigned npaths = 0, i;
 	int c, rc = 0, nfiles;
@@ -394,7 +432,7 @@ int main(int argc, char **argv)
 	r.opt.k = 10;
 	r.tag = "lmpipe";
 	fusion_parse("rrf", &r.opt.fusion, &err);
-	opt_init(&op, argc, argv, usage, 0);
+	opt_init(&op, argc, argv, usage, OPT_THREADS);
 	if (!(paths = calloc((size_t)argc, sizeof *paths)))
 		diag_die(EXIT_DATA, "out of memory");
 	while ((c = opt_next(&op, "i:k:m:f:", longopts)) != -1) {
@@ -406,8 +444,11 @@ int main(int argc, char **argv)
 			r.opt.k = (uint32_t)opt_int("-k", optarg, 1, 1 << 24);
 			break;
 		case 'm':
-			diag_die(EXIT_USAGE, "-m: embedding queries needs the embed program, not "
-				 "built yet; give queries an \"embedding\" field or use --mode bm25");
+			model = optarg;
+			break;
+		case OPT_PREFIX:
+			r.prefix = optarg;
+			break;
 		case 'f': {
 			static const char *const fmts[] = { "ndjson", "trec", NULL };
 
@@ -468,6 +509,17 @@ int main(int argc, char **argv)
 			     r.mode == SEARCH_BM25 ? "bm25" : "hybrid");
 		goto out;
 	}
+	if (model) {
+		struct encoder_params ep = { .n_threads = op.threads, .pooling = -1 };
+
+		if ((rc = encoder_open(&r.enc, model, &ep, &err)))
+			goto out;
+		if (r.dim && (uint32_t)encoder_n_out(r.enc) < r.dim) {
+			rc = lm_fail(&err, LM_EINVAL, "%s makes %d-dimensional vectors, the index holds %u",
+				     model, encoder_n_out(r.enc), r.dim);
+			goto out;
+		}
+	}
 	if (!(r.hit_doc = json_doc_new()) ||
 	    !(r.vecs = malloc(((size_t)BATCH * r.dim + 1) * sizeof *r.vecs)) ||
 	    !(vec = malloc(((size_t)r.dim + 1) * sizeof *vec))) {
@@ -503,6 +555,8 @@ out:
 	free(r.vecs);
 	free(vec);
 	filter_free(filter);
+	encoder_close(r.enc);
+	free(r.text);
 	search_close(r.idx);
 	free(paths);
 	if (rc)

@@ -642,6 +642,15 @@ static int encode_into(struct run *run, struct slot *sl, const char *text, size_
 	return rc;
 }
 
+/* "tokenizer" beside "tokens" names the ids' tokenizer (tokenizer_name), so
+ * embed and generate can tell whether they may use the ids as they are. */
+static int set_tokenizer(struct run *run, struct json_doc *doc, struct json_value *rec)
+{
+	const char *name = tokenizer_name(run->tok);
+
+	return json_object_set(doc, rec, "tokenizer", json_new_string(doc, name, strlen(name)));
+}
+
 static int do_encode(struct run *run, struct slot *sl, struct tok_ids *ids)
 {
 	struct json_doc *doc = sl->doc;
@@ -656,7 +665,8 @@ static int do_encode(struct run *run, struct slot *sl, struct tok_ids *ids)
 	if (run->cfg->mode == TOKRUN_ENCODE &&
 	    json_object_set(doc, sl->rec, "tokens", json_new_int_array(doc, ids->ids, ids->n)))
 		return slot_fail(run, sl, LM_ENOMEM, "out of memory");
-	if (json_object_set(doc, sl->rec, "n_tokens", json_new_int(doc, (int64_t)ids->n)))
+	if (json_object_set(doc, sl->rec, "n_tokens", json_new_int(doc, (int64_t)ids->n)) ||
+	    (run->cfg->mode == TOKRUN_ENCODE && set_tokenizer(run, doc, sl->rec)))
 		return slot_fail(run, sl, LM_ENOMEM, "out of memory");
 	sl->tokens += ids->n;
 	sl->bytes += len;
@@ -762,7 +772,7 @@ static int do_chunk(struct run *run, struct slot *sl, struct tok_ids *ids)
 			struct json_value *val;
 
 			if (!strcmp(key, "id") || !strcmp(key, "title") || !strcmp(key, "tokens") ||
-			    !strcmp(key, "n_tokens"))
+			    !strcmp(key, "n_tokens") || !strcmp(key, "tokenizer"))
 				continue;
 			if (!strcmp(key, "text"))
 				val = json_new_string(doc, ct, clen);
@@ -775,7 +785,8 @@ static int do_chunk(struct run *run, struct slot *sl, struct tok_ids *ids)
 		}
 		if (json_object_set(doc, o, "text", json_new_string(doc, ct, clen)) ||
 		    json_object_set(doc, o, "tokens", json_new_int_array(doc, ids->ids, ids->n)) ||
-		    json_object_set(doc, o, "n_tokens", json_new_int(doc, (int64_t)ids->n))) {
+		    json_object_set(doc, o, "n_tokens", json_new_int(doc, (int64_t)ids->n)) ||
+		    set_tokenizer(run, doc, o)) {
 			rc = slot_fail(run, sl, LM_ENOMEM, "out of memory");
 			goto out;
 		}

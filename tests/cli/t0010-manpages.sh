@@ -8,6 +8,8 @@
 # scratch directory, one after the other, so later ones can use earlier files.
 . "$(dirname "$0")/lib.sh"
 
+# examples may make a random-weight model with scripts/make-model
+PATH=$PATH:$TEST_ROOT/scripts
 progs=$(ls "$BUILD/bin" 2>/dev/null)
 [ -n "$progs" ] || skip_all "no programs built"
 

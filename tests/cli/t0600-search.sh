@@ -4,6 +4,7 @@
 # shards merged exactly as one index, trec output scored by evaluate, BM25
 # and hybrid when the index program builds them, and the error paths
 # (wrong dimension, other model, unknown filter field, bad syntax, -m).
+# Queries embedded with -m: tests/cli/t0860-embed.sh.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$BUILD/bin/search" ] && [ -x "$BUILD/bin/index" ] || skip_all "search or index not built"
@@ -83,9 +84,9 @@ test_expect_success 'query from another model: exit 1' '
 	grep "model .m-two." err
 '
 
-test_expect_success '-m is refused until embed exists (exit 2)' '
-	expect_exit 2 search -i "$TRASH/fruit.idx" -m model.gguf </dev/null 2>err &&
-	grep "needs the embed program" err
+test_expect_success '-m with a model file that does not exist: exit 1 naming it' '
+	expect_exit 1 search -i "$TRASH/fruit.idx" -m model.gguf </dev/null 2>err &&
+	grep "model.gguf" err
 '
 
 test_expect_success 'missing -i is a usage error' '
