@@ -26,7 +26,7 @@ endif
 
 CPPFLAGS += -D_GNU_SOURCE -DLMPIPE_VERSION='"$(VERSION)"' -Ilibcommon -Ikernels
 CFLAGS   += -std=gnu11 $(OPT) -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread
-LDLIBS   += -lzstd -lopenblas -lutf8proc -lpcre2-8 -lm -pthread
+LDLIBS   += -lzstd -lutf8proc -lpcre2-8 -lm -pthread
 LDFLAGS  += $(LDSAN)
 
 # Kernels with several implementations are compiled once per instruction set;

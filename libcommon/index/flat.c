@@ -1,10 +1,10 @@
 #include "index/flat.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "convert.h"
 
 /* Rows scored per sgemm call: the score block (queries x rows floats) stays
@@ -259,6 +259,9 @@ int flat_search_batch(const struct flat_index *fi, const float *queries, uint32_
 		rc = lm_fail(err, LM_ENOMEM, "flat search: out of memory");
 		goto out;
 	}
+	if ((rc = blas_open(err)))
+		goto out;
+	blas_set_threads(0);
 	for (q0 = 0; q0 < nq; q0 += nb) {
 		uint32_t m = nq - q0 < nb ? nq - q0 : nb;
 
@@ -268,7 +271,7 @@ int flat_search_batch(const struct flat_index *fi, const float *queries, uint32_
 				for (j = 0; j < rows; j++)
 					ok[j] = accept(row0 + j, arg) != 0;
 			/* scores[m][rows] = Q[m][dim] * X[rows][dim]^T */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)rows,
+			blas_sgemm(0, 1, (int)m, (int)rows,
 				    (int)fi->dim, 1.0f, q + (size_t)q0 * fi->dim, (int)fi->dim,
 				    fi->vectors + (size_t)row0 * fi->dim, (int)fi->dim, 0.0f, scores,
 				    (int)rows);

@@ -1,11 +1,11 @@
 #include "index/kmeans.h"
 
-#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "distance.h"
 
 /* Rows per sgemm block: the block of dot products stays within 1 MB (in
@@ -61,11 +61,14 @@ int kmeans_assign(const float *centroids, uint32_t k, uint32_t dim, const float 
 		}
 		goto out;
 	}
+	if ((r = blas_open(err)))
+		goto out;
+	blas_set_threads(0);
 	for (j = 0; j < k; j++)
 		cn[j] = sqnorm(centroids + (size_t)j * dim, dim);
 	for (i0 = 0; i0 < n; i0 += b) {
 		rows = n - i0 < b ? n - i0 : b;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)k, (int)dim, 1.0f,
+		blas_sgemm(0, 1, (int)rows, (int)k, (int)dim, 1.0f,
 			x + i0 * dim, (int)dim, centroids, (int)dim, 0.0f, g, (int)k);
 		for (i = 0; i < rows; i++) {
 			const float *gi = g + i * k;

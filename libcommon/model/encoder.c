@@ -1,12 +1,12 @@
 #include "model/encoder.h"
 
-#include <cblas.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "crc32c.h"
 #include "gguf.h"
 #include "model/ops.h"
@@ -434,11 +434,11 @@ static void attention_task(int64_t task, int thread, void *arg)
 	const float *q = enc->qkv + j->b->start[s] * ld + h * enc->head_dim;
 	float *scores = enc->scores[thread];
 
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, enc->head_dim,
+	blas_sgemm(0, 1, (int)n, (int)n, enc->head_dim,
 		    1.0f / sqrtf((float)enc->head_dim), q, (int)ld, q + d, (int)ld, 0.0f, scores, (int)n);
 	for (int64_t i = 0; i < n; i++)
 		ops_softmax(scores + i * n, n);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, enc->head_dim, (int)n, 1.0f, scores,
+	blas_sgemm(0, 0, (int)n, enc->head_dim, (int)n, 1.0f, scores,
 		    (int)n, q + 2 * d, (int)ld, 0.0f, enc->att + j->b->start[s] * d + h * enc->head_dim,
 		    (int)d);
 }
@@ -494,6 +494,7 @@ static int run_layer(struct encoder *enc, const struct encoder_layer *l, const s
 	}
 	if (rc)
 		return rc;
+	blas_set_threads(1);
 	threadpool_run(ops_pool(enc->ops), (int64_t)b->n_seq * enc->n_head, attention_task, &job);
 
 	/* post-norm: x = LN(x + W_o att + b_o); x = LN(x + FFN(x)) */

@@ -1,10 +1,10 @@
 #include "model/ops.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "quant.h"
 #include "threadpool.h"
 #include "vecmath.h"
@@ -54,7 +54,9 @@ int ops_new(struct ops **out, int n_threads, struct lm_error *err)
 		rc = lm_fail(err, LM_ENOMEM, "out of memory");
 		goto out;
 	}
-	openblas_set_num_threads(1);
+	rc = blas_open(err);
+	if (rc)
+		goto out;
 	*out = ops;
 out:
 	if (rc)
@@ -142,7 +144,7 @@ static void matmul_tile(int64_t task, int thread, void *arg)
 	if (j->bias)
 		for (int64_t t = t0; t < t1; t++)
 			memcpy(j->y + t * j->ldy + o0, j->bias + o0, (size_t)(o1 - o0) * sizeof(float));
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)(o1 - o0), (int)in,
+	blas_sgemm(0, 1, (int)(t1 - t0), (int)(o1 - o0), (int)in,
 		    1.0f, j->x + t0 * j->ldx, (int)j->ldx, wf, (int)(w->type == DTYPE_F32 ?
 		    w->nb[1] / sizeof(float) : (size_t)in), j->bias ? 1.0f : 0.0f,
 		    j->y + t0 * j->ldy + o0, (int)j->ldy);
@@ -223,6 +225,7 @@ int ops_matmul(struct ops *ops, const struct tensor *w, const struct tensor *b, 
 	       j.tok_tile > 64)
 		j.tok_tile = (j.tok_tile + 1) / 2;
 	j.n_tok_tiles = (n_tok + j.tok_tile - 1) / j.tok_tile;
+	blas_set_threads(1);      /* the pool's threads each run one sgemm */
 	threadpool_run(ops->pool, n_out_tiles * j.n_tok_tiles, matmul_tile, &j);
 	return LM_OK;
 }
@@ -351,6 +354,50 @@ void ops_rope_neox(float *x, int n_head, int head_dim, const float *cs)
 
 			v[i] = a * c - b * s;
 			v[i + half] = a * s + b * c;
+		}
+	}
+}
+
+static void rmsnorm_task(int64_t task, int thread, void *arg)
+{
+	struct rows_job *j = arg;
+	int64_t r1 = (task + 1) * j->rows_per_task < j->n_rows ? (task + 1) * j->rows_per_task : j->n_rows;
+
+	(void)thread;
+	for (int64_t r = task * j->rows_per_task; r < r1; r++) {
+		float *x = j->x + r * j->ld;
+		double sum = 0;
+		float scale;
+
+		for (int64_t i = 0; i < j->n; i++)
+			sum += (double)x[i] * x[i];
+		scale = 1.0f / sqrtf((float)(sum / (double)j->n) + j->eps);
+		for (int64_t i = 0; i < j->n; i++)
+			x[i] = x[i] * scale * j->w[i];
+	}
+}
+
+void ops_rmsnorm(struct ops *ops, float *x, int64_t n_rows, int64_t n, size_t ld, const float *w,
+		 float eps)
+{
+	struct rows_job j = { .x = x, .w = w, .n_rows = n_rows, .n = n, .ld = ld, .eps = eps };
+
+	run_rows(ops, rmsnorm_task, &j);
+}
+
+void ops_rope(float *x, int n_head, int head_dim, int n_rot, int neox, const float *cs)
+{
+	int half = n_rot / 2;
+
+	for (int h = 0; h < n_head; h++) {
+		float *v = x + (size_t)h * head_dim;
+
+		for (int i = 0; i < half; i++) {
+			int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+			float a = v[i0], b = v[i1], c = cs[2 * i], s = cs[2 * i + 1];
+
+			v[i0] = a * c - b * s;
+			v[i1] = a * s + b * c;
 		}
 	}
 }

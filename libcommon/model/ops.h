@@ -62,4 +62,16 @@ void ops_rope_neox(float *x, int n_head, int head_dim, const float *cs);
  * one (for norm weights and biases, which every writer keeps in F32). */
 const float *ops_f32(const struct tensor *t, int64_t n);
 
+/* RMSNorm (llama.cpp's LLM_NORM_RMS, ggml_rms_norm then a multiply): each
+ * of N_ROWS rows of N floats (LD apart) becomes x / sqrt(mean(x^2) + eps)
+ * * W, the mean of squares summed in double as ggml does. */
+void ops_rmsnorm(struct ops *ops, float *x, int64_t n_rows, int64_t n, size_t ld, const float *w,
+		 float eps);
+/* Rotary position embeddings of N_HEAD heads of HEAD_DIM floats at X,
+ * rotating the first N_ROT dimensions of each head (the rest pass
+ * through) by CS, N_ROT/2 (cos, sin) pairs.  NEOX 0 is ggml's "normal"
+ * layout (LLAMA_ROPE_TYPE_NORM: dimensions 2i and 2i+1 pair), 1 the NeoX
+ * layout (dimension i pairs with i + n_rot/2). */
+void ops_rope(float *x, int n_head, int head_dim, int n_rot, int neox, const float *cs);
+
 #endif

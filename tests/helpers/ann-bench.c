@@ -15,13 +15,13 @@
  * disturbs far less than wall time.)  Queries run one at a time on one
  * thread; -t sets build threads.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "blas.h"
 #include "fvecs.h"
 #include "index/hnsw.h"
 #include "index/ivf.h"
@@ -144,7 +144,7 @@ static uint32_t *exact(const struct set *b, const struct set *q, uint32_t k, enu
 	for (i = 0; i < q->n; i += qb) {
 		uint32_t rows = q->n - i < qb ? q->n - i : qb, r;
 
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)b->n, (int)b->dim, 1.0f,
+		blas_sgemm(0, 1, (int)rows, (int)b->n, (int)b->dim, 1.0f,
 			q->x + (size_t)i * q->dim, (int)q->dim, b->x, (int)b->dim, 0.0f, g, (int)b->n);
 		for (r = 0; r < rows; r++) {
 			uint32_t *out = gt + (size_t)(i + r) * k, cnt = 0;
@@ -212,6 +212,8 @@ int main(int argc, char **argv)
 	struct ann_hit *hits;
 	double t0, t, c0, c;
 
+	if (blas_open(&err))
+		die(err.msg);
 	for (a = 1; a < argc; a++) {
 		const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
 
