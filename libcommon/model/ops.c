@@ -162,7 +162,7 @@ static void gemv_tile(int64_t task, int thread, void *arg)
 		float *y = j->y + t * j->ldy;
 
 		quant_gemv(w->type, w->ne[0], w->data, w->nb[1], o0, o1,
-			   (const char *)j->ops->xq + t * j->xq_row, y + o0);
+			   (const char *)j->ops->xq + t * j->xq_row, y);
 		if (j->bias)
 			add_bias(y, j->bias, o0, o1);
 	}

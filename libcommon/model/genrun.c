@@ -1,0 +1,448 @@
+#include "model/genrun.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "model/decoder.h"
+#include "ndjson.h"
+#include "npy.h"
+#include "tokenize/tokenizer.h"
+#include "utf8.h"
+
+struct gen {
+	struct decoder *dec;
+	const struct genrun_config *cfg;
+	struct output *out;
+	struct genrun_stats *stats;
+	struct sampler *sampler;
+	float *logits;               /* n_vocab, or n_prompt x n_vocab when dumping */
+	size_t logits_cap;           /* rows */
+	struct tok_ids prompt, completion;
+	char *text;                  /* the completion decoded so far */
+	size_t text_len;
+	size_t emitted;              /* bytes of text already streamed */
+	uint64_t record;             /* records seen, for dump names */
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The prompt's tokens into g->prompt (genrun.h gives the rules). */
+static int record_tokens(struct gen *g, struct json_doc *doc, struct json_value *rec, struct lm_error *err)
+{
+	const struct tokenizer *tok = decoder_tokenizer(g->dec);
+	struct json_value *prompt = json_get(rec, "prompt"), *tokens = json_get(rec, "tokens");
+	const char *from = json_string(json_get(rec, "tokenizer"), NULL);
+	const char *text;
+	size_t len;
+	int rc;
+
+	g->prompt.n = 0;
+	if (prompt) {
+		if (json_type(prompt) != JSON_STRING)
+			return lm_fail(err, LM_EINVAL, "\"prompt\" is a %s, not a string",
+				       json_type_name(json_type(prompt)));
+		text = json_string(prompt, &len);
+	} else if (tokens && json_type(tokens) == JSON_ARRAY && (!from || !strcmp(from, tokenizer_name(tok)))) {
+		size_t n = json_array_len(tokens);
+
+		for (size_t i = 0; i < n; i++)
+			if ((rc = tok_ids_push(&g->prompt, 0, err)))
+				return rc;
+		rc = json_get_int_array(tokens, g->prompt.ids, g->prompt.cap, &g->prompt.n, err);
+		if (rc)
+			return lm_error_prefix(err, "\"tokens\": ");
+		goto check;
+	} else if (json_get(rec, "messages")) {
+		return lm_fail(err, LM_EINVAL, "chat \"messages\" need a chat template, which generate does "
+			       "not support yet; give a \"prompt\" string");
+	} else {
+		text = ndjson_record_text(doc, rec, &len);
+		if (!text)
+			return lm_fail(err, LM_EINVAL, "the record has no \"prompt\", \"tokens\" or \"text\"");
+	}
+	rc = tokenizer_encode(tok, text, len, TOK_ADD_SPECIAL | TOK_PARSE_SPECIAL, &g->prompt, err);
+	if (rc)
+		return rc;
+check:
+	if (g->prompt.n == 0)
+		return lm_fail(err, LM_EINVAL, "the prompt is empty (and the vocabulary adds no BOS token)");
+	for (size_t i = 0; i < g->prompt.n; i++)
+		if (g->prompt.ids[i] < 0 || g->prompt.ids[i] >= decoder_n_vocab(g->dec))
+			return lm_fail(err, LM_EINVAL, "prompt token %zu (%" PRId32 ") is outside the vocabulary",
+				       i, g->prompt.ids[i]);
+	if (g->prompt.n >= (size_t)decoder_n_ctx(g->dec))
+		return lm_fail(err, LM_EINVAL, "the prompt has %zu tokens; the context holds %d (use -c)",
+			       g->prompt.n, decoder_n_ctx(g->dec));
+	return LM_OK;
+}
+
+/* Bytes of S[0..N) with every ill-formed sequence replaced by U+FFFD, into
+ * a malloc'd buffer (JSON strings must be valid UTF-8). */
+static char *valid_utf8(const char *s, size_t n, size_t *len)
+{
+	char *o = malloc(3 * n + 1);
+	size_t j = 0;
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; ) {
+		uint32_t cp;
+		int l = utf8_decode(s + i, n - i, &cp);
+
+		if (l > 0) {
+			memcpy(o + j, s + i, (size_t)l);
+			j += (size_t)l;
+			i += (size_t)l;
+		} else {
+			memcpy(o + j, "\xef\xbf\xbd", 3);
+			j += 3;
+			i++;
+		}
+	}
+	o[j] = 0;
+	*len = j;
+	return o;
+}
+
+/* Position of the first stop string in TEXT[0..N) at or after FROM, or N. */
+static size_t find_stop(const struct genrun_config *cfg, const char *text, size_t n, size_t from)
+{
+	size_t best = n;
+
+	for (int i = 0; i < cfg->n_stops; i++) {
+		size_t sl = strlen(cfg->stops[i]);
+
+		if (!sl)
+			continue;
+		for (size_t p = from; p + sl <= n && p < best; p++)
+			if (!memcmp(text + p, cfg->stops[i], sl)) {
+				best = p;
+				break;
+			}
+	}
+	return best;
+}
+
+/* Length of the longest tail of TEXT[0..N) that begins some stop string
+ * (text that a later token could complete into a stop). */
+static size_t stop_prefix_tail(const struct genrun_config *cfg, const char *text, size_t n)
+{
+	size_t best = 0;
+
+	for (int i = 0; i < cfg->n_stops; i++) {
+		size_t sl = strlen(cfg->stops[i]);
+
+		if (!sl)
+			continue;
+		for (size_t k = sl > n ? n : sl - 1; k > best; k--)
+			if (!memcmp(text + n - k, cfg->stops[i], k)) {
+				best = k;
+				break;
+			}
+	}
+	return best;
+}
+
+/* Stream TEXT[emitted..upto) (upto on a character boundary). */
+static int emit(struct gen *g, size_t upto, struct lm_error *err)
+{
+	char *clean;
+	size_t len;
+	int rc;
+
+	if (!g->cfg->stream || upto <= g->emitted)
+		return LM_OK;
+	clean = valid_utf8(g->text + g->emitted, upto - g->emitted, &len);
+	if (!clean)
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	rc = output_write(g->out, clean, len, err);
+	free(clean);
+	g->emitted = upto;
+	return rc ? rc : output_flush(g->out, err);
+}
+
+/* Decode the completion again and work out how much of it is final.
+ * Returns 1 when a stop string has been found (text cut before it). */
+static int update_text(struct gen *g, int strip_space, struct lm_error *err, int *rc)
+{
+	char *text = NULL;
+	size_t len = 0, stop, safe;
+
+	*rc = tokenizer_decode(decoder_tokenizer(g->dec), g->completion.ids, g->completion.n, &text, &len, err);
+	if (*rc)
+		return 0;
+	if (strip_space && len && text[0] == ' ') {
+		memmove(text, text + 1, len);
+		len--;
+	}
+	free(g->text);
+	g->text = text;
+	g->text_len = len;
+	/* streamed text never holds the start of a stop string (the tail
+	 * that could begin one is held back), so the search starts there */
+	stop = find_stop(g->cfg, text, len, g->emitted);
+	if (stop < len) {
+		g->text_len = stop;
+		*rc = emit(g, stop, err);
+		return 1;
+	}
+	safe = len - utf8_incomplete_tail(text, len);
+	safe -= stop_prefix_tail(g->cfg, text, safe);
+	*rc = emit(g, safe, err);
+	return 0;
+}
+
+static int dump_logits(struct gen *g, size_t n_rows, struct lm_error *err)
+{
+	char path[4096];
+	struct output out;
+	struct npy_writer w;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/r%" PRIu64 "_logits.npy", g->cfg->dump_logits, g->record);
+	rc = output_open(&out, path, err);
+	if (rc)
+		return rc;
+	rc = npy_writer_init(&w, &out, NPY_F4, (uint32_t)decoder_n_vocab(g->dec), err);
+	for (size_t t = 0; t < n_rows && !rc; t++)
+		rc = npy_write_row(&w, g->logits + t * (size_t)decoder_n_vocab(g->dec), err);
+	rc = rc ? rc : npy_writer_close(&w, err);
+	if (output_close(&out, rc ? NULL : err) && !rc)
+		rc = err->code;
+	return rc;
+}
+
+static int grow_logits(struct gen *g, size_t rows, struct lm_error *err)
+{
+	float *p;
+
+	if (rows <= g->logits_cap)
+		return LM_OK;
+	p = realloc(g->logits, rows * (size_t)decoder_n_vocab(g->dec) * sizeof(float));
+	if (!p)
+		return lm_fail(err, LM_ENOMEM, "out of memory for logits");
+	g->logits = p;
+	g->logits_cap = rows;
+	return LM_OK;
+}
+
+static int set_result(struct gen *g, struct json_doc *doc, struct json_value *rec, const char *finish,
+		      double t0, double t_first, double t_prefill, size_t n_eval, double t_end,
+		      struct lm_error *err)
+{
+	struct json_value *usage = json_new_object(doc), *timings = json_new_object(doc);
+	double prefill = t_prefill - t0, decode = t_end - t_first;
+	size_t n_dec = g->completion.n > 1 ? g->completion.n - 1 : 0, len;
+	char *clean = valid_utf8(g->text ? g->text : "", g->text_len, &len);
+	int rc;
+
+	if (!clean)
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	rc = json_object_set(doc, rec, "text", json_new_string(doc, clean, len));
+	free(clean);
+	rc = rc ? rc : json_object_set(doc, rec, "finish_reason", json_new_string(doc, finish, strlen(finish)));
+	rc = rc ? rc : json_object_set(doc, usage, "prompt_tokens", json_new_int(doc, (int64_t)g->prompt.n));
+	rc = rc ? rc : json_object_set(doc, usage, "completion_tokens",
+				       json_new_int(doc, (int64_t)g->completion.n));
+	rc = rc ? rc : json_object_set(doc, rec, "usage", usage);
+	rc = rc ? rc : json_object_set(doc, timings, "ttft_ms",
+				       json_new_double(doc, g->completion.n ? (t_first - t0) * 1e3 : 0.0));
+	rc = rc ? rc : json_object_set(doc, timings, "prefill_tok_s",
+				       json_new_double(doc, prefill > 0 ? n_eval / prefill : 0.0));
+	rc = rc ? rc : json_object_set(doc, timings, "decode_tok_s",
+				       json_new_double(doc, decode > 0 && n_dec ? n_dec / decode : 0.0));
+	rc = rc ? rc : json_object_set(doc, timings, "total_ms", json_new_double(doc, (t_end - t0) * 1e3));
+	rc = rc ? rc : json_object_set(doc, rec, "timings", timings);
+	if (!rc && g->cfg->ids)
+		rc = json_object_set(doc, rec, "completion_ids",
+				     json_new_int_array(doc, g->completion.ids, g->completion.n));
+	return rc ? lm_fail(err, LM_ENOMEM, "out of memory") : LM_OK;
+}
+
+static int generate(struct gen *g, struct json_doc *doc, struct json_value *rec, struct lm_error *err)
+{
+	const struct genrun_config *cfg = g->cfg;
+	struct decoder *dec = g->dec;
+	const struct tokenizer *tok = decoder_tokenizer(dec);
+	int32_t bos = tokenizer_special(tok, TOK_BOS);
+	int n_vocab = decoder_n_vocab(dec), dump = cfg->dump_logits != NULL, strip_space;
+	const char *finish = "length";
+	double t0 = now(), t_prefill, t_first, t_end;
+	size_t reused, n_eval;
+	int rc;
+
+	rc = record_tokens(g, doc, rec, err);
+	if (rc)
+		return rc;
+	/* SentencePiece's leading space belongs to the first word of the
+	 * sequence: with no prompt text, that is the completion's */
+	strip_space = g->prompt.n == 1 && g->prompt.ids[0] == bos &&
+		      !strncmp(tokenizer_name(tok), "gguf:llama:", 11);
+	g->completion.n = 0;
+	g->emitted = 0;
+	g->text_len = 0;
+	if (dump)
+		decoder_reset(dec);
+	reused = (size_t)decoder_reuse(dec, g->prompt.ids, (int)g->prompt.n);
+	n_eval = g->prompt.n - reused;
+	rc = grow_logits(g, dump ? n_eval : 1, err);
+	rc = rc ? rc : decoder_eval(dec, g->prompt.ids + reused, (int)n_eval, g->logits, dump, err);
+	if (rc)
+		return rc;
+	if (dump) {
+		rc = dump_logits(g, n_eval, err);
+		if (rc)
+			return rc;
+		/* sample from the last row */
+		memmove(g->logits, g->logits + (n_eval - 1) * (size_t)n_vocab, (size_t)n_vocab * sizeof(float));
+	}
+	t_prefill = t_first = now();
+	sampler_reset(g->sampler);
+	for (size_t i = 0; i < g->prompt.n; i++)
+		sampler_accept(g->sampler, g->prompt.ids[i]);
+	for (;;) {
+		int32_t id;
+
+		if (cfg->n_predict >= 0 && g->completion.n >= (size_t)cfg->n_predict)
+			break;
+		id = sampler_sample(g->sampler, g->logits);
+		if (!g->completion.n)
+			t_first = now();
+		if (decoder_is_eog(dec, id)) {
+			finish = "stop";
+			break;
+		}
+		sampler_accept(g->sampler, id);
+		rc = tok_ids_push(&g->completion, id, err);
+		if (rc)
+			return rc;
+		if (update_text(g, strip_space, err, &rc)) {
+			finish = "stop";
+			break;
+		}
+		if (rc)
+			return rc;
+		if (cfg->n_predict >= 0 && g->completion.n >= (size_t)cfg->n_predict)
+			break;
+		if (decoder_n_past(dec) >= decoder_n_ctx(dec))
+			break;
+		rc = decoder_eval(dec, &id, 1, g->logits, 0, err);
+		if (rc)
+			return rc;
+	}
+	if (rc)
+		return rc;
+	t_end = now();
+	if (cfg->stream) {
+		rc = emit(g, g->text_len, err);
+		rc = rc ? rc : output_byte(g->out, '\n', err);
+		rc = rc ? rc : output_flush(g->out, err);
+	} else {
+		rc = set_result(g, doc, rec, finish, t0, t_first, t_prefill, n_eval, t_end, err);
+		rc = rc ? rc : ndjson_write(g->out, rec, err);
+	}
+	g->stats->records++;
+	g->stats->prompt_tokens += g->prompt.n;
+	g->stats->reused_tokens += reused;
+	g->stats->completion_tokens += g->completion.n;
+	g->stats->prefill_s += t_prefill - t0;
+	g->stats->decode_s += t_end - t_first;
+	return rc;
+}
+
+static int gen_init(struct gen *g, struct decoder *dec, const struct genrun_config *cfg, struct output *out,
+		    struct genrun_stats *stats, struct lm_error *err)
+{
+	memset(g, 0, sizeof(*g));
+	g->dec = dec;
+	g->cfg = cfg;
+	g->out = out;
+	g->stats = stats;
+	return sampler_new(&g->sampler, &cfg->sample, decoder_n_vocab(dec), err);
+}
+
+static void gen_free(struct gen *g)
+{
+	sampler_free(g->sampler);
+	free(g->logits);
+	free(g->text);
+	tok_ids_free(&g->prompt);
+	tok_ids_free(&g->completion);
+}
+
+int genrun_run(struct decoder *dec, const struct genrun_config *cfg, struct input *in, struct output *out,
+	       struct genrun_stats *stats, struct lm_error *err)
+{
+	struct ndjson_reader rd;
+	struct json_value *rec;
+	struct gen g;
+	int rc;
+
+	rc = gen_init(&g, dec, cfg, out, stats, err);
+	if (rc)
+		goto out;
+	rc = ndjson_open(&rd, in, err);
+	if (rc)
+		goto out;
+	for (;;) {
+		rc = ndjson_next(&rd, &rec, err);
+		if (rc == LM_EOF) {
+			rc = LM_OK;
+			break;
+		}
+		if (!rc) {
+			rc = generate(&g, rd.doc, rec, err);
+			g.record++;
+			if (rc && rc != LM_ENOMEM && rc != LM_EPIPE && rc != LM_EIO)
+				lm_error_prefix(err, "%s:%llu: ", in->name, (unsigned long long)rd.line);
+		}
+		if ((rc == LM_EFORMAT || rc == LM_EINVAL) && cfg->skip_bad) {
+			stats->bad++;
+			if (cfg->report_bad)
+				cfg->report_bad(err, cfg->report_arg);
+			rc = LM_OK;
+			continue;
+		}
+		if (rc)
+			break;
+	}
+	ndjson_close(&rd);
+out:
+	gen_free(&g);
+	return rc;
+}
+
+int genrun_prompt(struct decoder *dec, const struct genrun_config *cfg, const char *prompt,
+		  struct output *out, struct genrun_stats *stats, struct lm_error *err)
+{
+	struct json_doc *doc = json_doc_new();
+	struct json_value *rec;
+	struct gen g;
+	int rc;
+
+	if (!doc)
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	rc = gen_init(&g, dec, cfg, out, stats, err);
+	if (rc)
+		goto out;
+	rec = json_new_object(doc);
+	if (json_object_set(doc, rec, "prompt", json_new_string(doc, prompt, strlen(prompt)))) {
+		rc = lm_fail(err, LM_EINVAL, "the prompt is not valid UTF-8");
+		goto out;
+	}
+	rc = generate(&g, doc, rec, err);
+out:
+	gen_free(&g);
+	json_doc_free(doc);
+	return rc;
+}
