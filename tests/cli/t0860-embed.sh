@@ -105,6 +105,27 @@ test_expect_success 'texts longer than the context are cut, with a warning' '
 	! grep -q "\"n_tokens\":129" long
 '
 
+# cos.py A B MIN: every record's embeddings have cosine >= MIN
+cat >"$TRASH/cos.py" <<'EOF'
+import json, sys
+import numpy as np
+a = [np.array(json.loads(l)["embedding"]) for l in open(sys.argv[1])]
+b = [np.array(json.loads(l)["embedding"]) for l in open(sys.argv[2])]
+assert len(a) == len(b)
+worst = min(float(x @ y / np.linalg.norm(x) / np.linalg.norm(y)) for x, y in zip(a, b))
+print(worst)
+sys.exit(0 if worst >= float(sys.argv[3]) else 1)
+EOF
+
+test_expect_success 'quantized weights: a 3-token text (dot products in Q8_0) agrees with it in a batch' '
+	LMPIPE_BIN=$BUILD/bin "$TEST_ROOT/scripts/make-model" --arch bert --shape tiny --type q8_0 -o q8.gguf &&
+	echo "{\"id\":\"s\",\"text\":\"hello\"}" >short.jsonl &&
+	embed -m q8.gguf short.jsonl >alone &&
+	grep -q "\"n_tokens\":3," alone &&
+	{ cat short.jsonl; head -5 docs.jsonl; } | embed -m q8.gguf 2>/dev/null | head -1 >batched &&
+	/usr/bin/python3 "$TRASH/cos.py" alone batched 0.999
+'
+
 test_expect_success 'bad records: exit 1 naming the line; earlier records written; --skip-bad' '
 	printf "%s\n" "{\"id\":\"a\",\"text\":\"fine\"}" "{\"id\": \"b\", text}" \
 		"{\"id\":\"c\",\"text\":\"fine too\"}" >bad.jsonl &&
