@@ -208,7 +208,7 @@ test_expect_success 'usage errors exit 2, missing files and empty overlap exit 1
 	expect_exit 2 "$EVAL" q &&
 	expect_exit 2 "$EVAL" - - &&
 	expect_exit 2 "$EVAL" --max-drop 0.1 q r &&
-	expect_exit 2 "$EVAL" ppl -m model.gguf 2>err && grep -q "not available" err &&
+	expect_exit 2 "$EVAL" gen q r 2>err && grep -q "not available" err &&
 	expect_exit 1 "$EVAL" q nosuchfile 2>err && grep -q "nosuchfile" err &&
 	expect_exit 1 "$EVAL" q r 2>err && grep -q "no queries with both" err
 '
