@@ -2,7 +2,9 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,7 @@ struct hnsw_index {
 	uint32_t *up;            /* per node, lvl blocks of 1 + M words */
 	uint64_t up_len, up_cap;
 	int borrowed;            /* arrays point into loaded sections */
+	int checked;             /* every list known to be in bounds */
 	distance_fn *dfn;
 	distance_rows_fn *drows; /* dfn over a list of ids */
 	float dsign;             /* distance = dsign * dfn: l2sq, or -dot */
@@ -66,6 +69,7 @@ struct hnsw_scratch {
 	float *fresh_d;          /* ... and their distances */
 	struct cand *sel, *tmp;
 	uint32_t nbuf_cap, sel_cap;
+	char problem[160];       /* the first corrupt list met, "" if none */
 };
 
 static inline const float *vec(const struct hnsw_index *h, uint32_t id)
@@ -204,6 +208,7 @@ struct hnsw_index *hnsw_new(uint32_t dim, enum ann_metric metric, const struct h
 	h->seed = params ? params->seed : 0;
 	h->mult = 1.0 / log((double)M);
 	h->max_level = -1;
+	h->checked = 1;
 	pthread_mutex_init(&h->glock, NULL);
 	return h;
 }
@@ -339,14 +344,20 @@ void hnsw_scratch_free(struct hnsw_scratch *s)
 /* Room to visit n nodes and to hold lists of the index's sizes. */
 static int scratch_fit(struct hnsw_scratch *s, const struct hnsw_index *h, size_t n, uint32_t ef)
 {
-	uint32_t sel = (ef > h->M0 ? ef : h->M0) + 2;
+	/* 64-bit: ef comes from the caller or a loaded header */
+	uint64_t sel = (uint64_t)(ef > h->M0 ? ef : h->M0) + 2;
 
 	if (n > s->stamp_cap) {
-		stamp_t *st = realloc(s->stamp, n * sizeof(*st));
+		/* A first search over a loaded index touches a few thousand
+		 * stamps of n: calloc's fresh zero pages are only faulted in
+		 * where touched, where memset would fault in all of them (2 MB,
+		 * 4 ms of a 20 ms open-to-first-result at n = 1M). */
+		stamp_t *st = s->stamp_cap ? realloc(s->stamp, n * sizeof(*st)) : calloc(n, sizeof(*st));
 
 		if (!st)
 			return LM_ENOMEM;
-		memset(st + s->stamp_cap, 0, (n - s->stamp_cap) * sizeof(*st));
+		if (s->stamp_cap)
+			memset(st + s->stamp_cap, 0, (n - s->stamp_cap) * sizeof(*st));
 		s->stamp = st;
 		s->stamp_cap = n;
 	}
@@ -365,6 +376,8 @@ static int scratch_fit(struct hnsw_scratch *s, const struct hnsw_index *h, size_
 		s->fresh_d = fd;
 		s->nbuf_cap = h->M0 + 1;
 	}
+	if (sel > UINT32_MAX)
+		return LM_ENOMEM;
 	if (sel > s->sel_cap) {
 		struct cand *a = realloc(s->sel, sel * sizeof(*a)), *b;
 
@@ -405,12 +418,39 @@ static inline void node_unlock(const struct hnsw_index *h, uint32_t id)
 		pthread_mutex_unlock(&h->locks[id % LOCK_STRIPES]);
 }
 
+/* Records the first corrupt list a search meets; the search goes on
+ * without it and hnsw_search then reports LM_EFORMAT. */
+static void corrupt(struct hnsw_scratch *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void corrupt(struct hnsw_scratch *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->problem[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->problem, sizeof(s->problem), fmt, ap);
+	va_end(ap);
+}
+
 /* A node's list on layer lc: in place when nothing is being built
- * concurrently, else a copy taken under the node's lock. */
+ * concurrently, else a copy taken under the node's lock.  A loaded index's
+ * lists are checked here, as they are read, rather than all of them at
+ * load (hnsw_check): id is below n (the entry point, or an id that passed
+ * score_list), so only an upper layer's place in hnsw.up can be wrong. */
 static const uint32_t *read_links(const struct hnsw_index *h, struct hnsw_scratch *s, uint32_t id, int lc)
 {
-	const uint32_t *lk = links(h, id, lc);
+	static const uint32_t empty[1];
+	const uint32_t *lk;
 
+	if (lc > 0 && h->lvl[id] < lc) {
+		corrupt(s, "section hnsw.lvl: node %u is linked on layer %d, its level is %d", id, lc, h->lvl[id]);
+		return empty;
+	}
+	if (lc > 0 && (uint64_t)h->uoff[id] + (uint64_t)lc * (1 + h->M) > h->up_len) {
+		corrupt(s, "section hnsw.uoff: node %u lists run past hnsw.up", id);
+		return empty;
+	}
+	lk = links(h, id, lc);
 	if (!h->locks)
 		return lk;
 	node_lock(h, id);
@@ -423,14 +463,26 @@ static const uint32_t *read_links(const struct hnsw_index *h, struct hnsw_scratc
  * call per list; with stamp, only the nodes not yet visited are scored
  * (and marked).  Returns how many went into s->fresh. */
 static uint32_t score_list(const struct hnsw_index *h, struct hnsw_scratch *s, const float *q,
-	const uint32_t *lk, stamp_t *stamp, stamp_t gen)
+	const uint32_t *lk, uint32_t node, int lc, stamp_t *stamp, stamp_t gen)
 {
-	uint32_t j, e, cnt = lk[0], n = 0;
+	uint32_t j, e, cnt = lk[0], n = 0, max = lc ? h->M : h->M0;
 
+	/* a loaded list is untrusted: a count past its slots or an id past
+	 * the last node is skipped (and reported), never followed */
+	if (cnt > max) {
+		corrupt(s, "section %s: node %u layer %d has %u neighbours, at most %u", lc ? "hnsw.up" : "hnsw.l0",
+			node, lc, cnt, max);
+		cnt = max;
+	}
 	for (j = 1; j <= cnt; j++) {
 		e = lk[j];
+		if (e >= h->n) {
+			corrupt(s, "section %s: node %u layer %d links to %u, only %u nodes", lc ? "hnsw.up" : "hnsw.l0",
+				node, lc, e, h->n);
+			continue;
+		}
 		if (stamp) {
-			if (j < cnt)
+			if (j < cnt && lk[j + 1] < h->n)
 				__builtin_prefetch(&stamp[lk[j + 1]]);
 			if (stamp[e] == gen)
 				continue;
@@ -454,7 +506,7 @@ static void greedy(const struct hnsw_index *h, struct hnsw_scratch *s, const flo
 
 	while (changed) {
 		changed = 0;
-		n = score_list(h, s, q, read_links(h, s, *ep, lc), NULL, 0);
+		n = score_list(h, s, q, read_links(h, s, *ep, lc), *ep, lc, NULL, 0);
 		best = *ep;
 		for (j = 0; j < n; j++)
 			if (s->fresh_d[j] < *ep_d) {
@@ -493,7 +545,7 @@ static int search_layer(const struct hnsw_index *h, struct hnsw_scratch *s, cons
 		if (-c.d > lower && (res->n >= ef || !accept))
 			break;
 		heap_pop(cand);
-		n = score_list(h, s, q, read_links(h, s, c.id, lc), stamp, gen);
+		n = score_list(h, s, q, read_links(h, s, c.id, lc), c.id, lc, stamp, gen);
 		for (j = 0; j < n; j++) {
 			e = s->fresh[j];
 			d = s->fresh_d[j];
@@ -690,6 +742,10 @@ int hnsw_add(struct hnsw_index *h, const float *x, uint32_t count, struct thread
 
 	if (!count)
 		return 0;
+	/* inserting follows and rewrites lists, so a loaded graph is checked
+	 * whole first (a search only checks the lists it reads) */
+	if (!h->checked && (r = hnsw_check(h, err)))
+		return r;
 	if ((uint64_t)first + count >= UINT32_MAX)
 		return lm_fail(err, LM_EINVAL, "hnsw: more than %u vectors", UINT32_MAX - 1);
 	for (i = 0; i < count; i++)
@@ -779,12 +835,15 @@ int hnsw_search(const struct hnsw_index *h, struct hnsw_scratch *s, const float 
 		ef = k;
 	if ((r = scratch_fit(s, h, h->n, ef)))
 		return r;
+	s->problem[0] = 0;
 	ep = h->entry;
 	ep_d = dist(h, query, vec(h, ep));
 	for (lc = h->max_level; lc > 0; lc--)
 		greedy(h, s, query, &ep, &ep_d, lc);
 	if ((r = search_layer(h, s, query, ep, ep_d, 0, ef, accept, arg)))
 		return r;
+	if (s->problem[0])
+		return LM_EFORMAT;
 	while (s->res.n > k)
 		heap_pop(&s->res);
 	n = s->res.n;
@@ -849,20 +908,52 @@ static int get_section(ann_get_fn *get, void *arg, const char *name, const void 
 	return 0;
 }
 
-/* Every count within its layer's maximum, every id below n. */
-static int check_list(const uint32_t *lk, uint32_t max, uint32_t n, const char *sec, uint32_t node, int lc,
-	struct lm_error *err)
+/* Every count within its layer's maximum, every id below n, and on an
+ * upper layer every neighbour on that layer (else inserting would write
+ * into a list the neighbour does not have). */
+static int check_list(const struct hnsw_index *h, uint32_t node, int lc, struct lm_error *err)
 {
-	uint32_t j;
+	const uint32_t *lk = links(h, node, lc);
+	const char *sec = lc ? "hnsw.up" : "hnsw.l0";
+	uint32_t j, max = lc ? h->M : h->M0;
 
 	if (lk[0] > max)
 		return lm_fail(err, LM_EFORMAT, "section %s: node %u layer %d has %u neighbours, at most %u",
 			sec, node, lc, lk[0], max);
-	for (j = 1; j <= lk[0]; j++)
-		if (lk[j] >= n)
+	for (j = 1; j <= lk[0]; j++) {
+		if (lk[j] >= h->n)
 			return lm_fail(err, LM_EFORMAT, "section %s: node %u layer %d links to %u, only %u nodes",
-				sec, node, lc, lk[j], n);
+				sec, node, lc, lk[j], h->n);
+		if (lc && h->lvl[lk[j]] < lc)
+			return lm_fail(err, LM_EFORMAT, "section %s: node %u layer %d links to node %u of level %d",
+				sec, node, lc, lk[j], h->lvl[lk[j]]);
+	}
 	return 0;
+}
+
+int hnsw_check(struct hnsw_index *h, struct lm_error *err)
+{
+	uint32_t i;
+	int r, lc, L;
+
+	for (i = 0; i < h->n; i++) {
+		L = h->lvl[i];
+		if (L > h->max_level)
+			return lm_fail(err, LM_EFORMAT, "section hnsw.lvl: node %u level %d above the top %d",
+				i, L, h->max_level);
+		if (L && (uint64_t)h->uoff[i] + (uint64_t)L * (1 + h->M) > h->up_len)
+			return lm_fail(err, LM_EFORMAT, "section hnsw.uoff: node %u lists run past hnsw.up", i);
+		for (lc = 0; lc <= L; lc++)
+			if ((r = check_list(h, i, lc, err)))
+				return r;
+	}
+	h->checked = 1;
+	return 0;
+}
+
+const char *hnsw_scratch_problem(const struct hnsw_scratch *s)
+{
+	return s->problem;
 }
 
 int hnsw_load(struct hnsw_index **out, ann_get_fn *get, void *arg, struct lm_error *err)
@@ -871,8 +962,8 @@ int hnsw_load(struct hnsw_index **out, ann_get_fn *get, void *arg, struct lm_err
 	struct hnsw_index *h = NULL;
 	struct hnsw_params p;
 	const void *data;
-	uint32_t i, n;
-	int r, lc, L;
+	uint32_t n;
+	int r;
 
 	*out = NULL;
 	if ((r = get_section(get, arg, "hnsw.hdr", &data, sizeof(*hd), 8, err)))
@@ -916,27 +1007,13 @@ int hnsw_load(struct hnsw_index **out, ann_get_fn *get, void *arg, struct lm_err
 		goto out;
 	h->up = (uint32_t *)data;
 
+	/* O(1) here; the lists are checked as searches read them, or all at
+	 * once by hnsw_check */
 	if (n && h->lvl[h->entry] != h->max_level) {
 		r = lm_fail(err, LM_EFORMAT, "section hnsw.lvl: entry point %u is not on the top layer", h->entry);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		L = h->lvl[i];
-		if (L > h->max_level) {
-			r = lm_fail(err, LM_EFORMAT, "section hnsw.lvl: node %u level %d above the top %d",
-				i, L, h->max_level);
-			goto out;
-		}
-		if (L && (uint64_t)h->uoff[i] + (uint64_t)L * (1 + h->M) > h->up_len) {
-			r = lm_fail(err, LM_EFORMAT, "section hnsw.uoff: node %u lists run past hnsw.up", i);
-			goto out;
-		}
-		if ((r = check_list(links(h, i, 0), h->M0, n, "hnsw.l0", i, 0, err)))
-			goto out;
-		for (lc = 1; lc <= L; lc++)
-			if ((r = check_list(links(h, i, lc), h->M, n, "hnsw.up", i, lc, err)))
-				goto out;
-	}
+	h->checked = !n;
 	*out = h;
 	h = NULL;
 out:

@@ -77,17 +77,30 @@ void hnsw_scratch_free(struct hnsw_scratch *s);
 /* The k best accepted documents for query (dim floats), best first (ties
  * by doc), exploring with a list of max(ef, k) candidates.  Returns the
  * number of hits (< k only when fewer than k reachable documents are
- * accepted) or LM_ENOMEM. */
+ * accepted), LM_ENOMEM, or LM_EFORMAT when the search met a corrupt list
+ * of a loaded index (hnsw_scratch_problem says which; the bad links were
+ * not followed). */
 int hnsw_search(const struct hnsw_index *h, struct hnsw_scratch *s, const float *query, uint32_t k,
 	uint32_t ef, ann_accept_fn *accept, void *arg, struct ann_hit *hits);
+
+/* After hnsw_search returned LM_EFORMAT: the section, node and layer at
+ * fault, as a message ("" otherwise).  Valid until the next search. */
+const char *hnsw_scratch_problem(const struct hnsw_scratch *s);
 
 /* Sections hnsw.hdr, hnsw.vec, hnsw.l0, hnsw.lvl, hnsw.uoff, hnsw.up. */
 int hnsw_write(const struct hnsw_index *h, ann_put_fn *put, void *arg, struct lm_error *err);
 /* Loads in place from the sections get returns (which must outlive the
- * index; vectors must be 4-byte aligned).  Every size, level, count and
- * neighbour id is checked, so a corrupt file gives LM_EFORMAT naming the
- * section, never a wild read.  A loaded index accepts hnsw_add (it copies
- * itself into memory first). */
+ * index; vectors must be 4-byte aligned).  Loading costs O(1), not O(n M):
+ * it checks the header, every section's size and the entry point, while
+ * each neighbour list (its count, ids, and an upper layer's place in
+ * hnsw.up) is checked by the search that reads it, so a corrupt list
+ * makes hnsw_search return LM_EFORMAT, never a wild read.  hnsw_check
+ * checks every list now (`index --verify`).  A loaded index accepts
+ * hnsw_add (it runs hnsw_check, then copies itself into memory). */
 int hnsw_load(struct hnsw_index **out, ann_get_fn *get, void *arg, struct lm_error *err);
+
+/* Every level, upper-layer offset, neighbour count and neighbour id in
+ * bounds: O(n M).  LM_EFORMAT naming the section, node and layer. */
+int hnsw_check(struct hnsw_index *h, struct lm_error *err);
 
 #endif

@@ -338,6 +338,8 @@ int idxbuild_open(struct idxbuild **bp, const char *path, const struct idxbuild_
 		rc = load_vectors(b, &b->src, err);
 	if (!rc && (b->src.info.flags & IDXFILE_F_HNSW))
 		rc = hnsw_load(&b->hnsw, ann_get, &b->src, err);
+	if (!rc && b->hnsw)
+		rc = hnsw_check(b->hnsw, err);
 	if (rc)
 		goto fail;
 	docstore_unload(&ds);
@@ -800,6 +802,10 @@ static int load_all(struct idxfile *f, struct docstore *ds, struct lm_error *err
 	}
 	if (!rc && (f->info.flags & IDXFILE_F_HNSW)) {
 		rc = hnsw_load(&h, ann_get, f, err);
+		if (!rc)
+			rc = hnsw_check(h, err);
+		if (rc)
+			lm_error_prefix(err, "%s: ", f->path);
 		hnsw_free(h);
 	}
 	return rc;

@@ -399,6 +399,9 @@ static int search_shard_ann(struct search_index *s, const struct search_options 
 	else
 		n = ivf_search(sh->ivf, q, k, o->nprobe ? o->nprobe : SEARCH_DEFAULT_NPROBE, fn,
 			       arg, s->hits);
+	if (n == LM_EFORMAT && sh->hnsw)
+		return lm_fail(err, n, "%s: %s: the file is corrupt", sh->file.path,
+			       hnsw_scratch_problem(s->scratch));
 	if (n < 0)
 		return lm_fail(err, n, "%s: out of memory searching", sh->file.path);
 	for (i = 0; i < n; i++)

@@ -1,14 +1,17 @@
 /* libFuzzer target: arbitrary bytes as an index file.  idxfile_open_mem
  * must refuse or accept them cleanly; an accepted file then goes through
  * verify and the docstore and flat loaders, and everything they expose is
- * read (ids, meta, text of every row, id lookups, one exact search), so
- * a bad offset inside an otherwise valid container is caught too. */
+ * read (ids, meta, text of every row, id lookups, one exact search, and
+ * for an HNSW graph a search before and after hnsw_check: hnsw_load
+ * leaves the lists to the search that reads them), so a bad offset inside
+ * an otherwise valid container is caught too. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "index/docstore.h"
 #include "index/flat.h"
+#include "index/hnsw.h"
 #include "index/idxfile.h"
 #include "index/topk.h"
 
@@ -109,6 +112,42 @@ static void search_flat(const struct idxfile *f)
 	flat_free(&fi);
 }
 
+static int accept_odd(uint32_t doc, void *arg)
+{
+	(void)arg;
+	return doc & 1;
+}
+
+/* Searches walk the graph from the entry point; every list they read must
+ * be bounds-checked as it is read (LM_EFORMAT, never a wild read). */
+static void search_hnsw(const struct idxfile *f)
+{
+	struct lm_error err = { 0 };
+	struct hnsw_index *h = NULL;
+	struct hnsw_scratch *s;
+	struct ann_hit hits[4];
+	uint32_t dim;
+	float *q;
+
+	if (hnsw_load(&h, ann_idxfile_get, (void *)f, &err) || (dim = hnsw_dim(h)) > 1024 ||
+	    !(s = hnsw_scratch_new())) {
+		hnsw_free(h);
+		return;
+	}
+	q = calloc(dim, sizeof(*q));
+	if (q) {
+		q[0] = 1;
+		hnsw_search(h, s, q, 4, 16, NULL, NULL, hits);
+		if (hnsw_count(h))
+			hnsw_search(h, s, hnsw_vector(h, hnsw_count(h) - 1), 2, 8, accept_odd, NULL, hits);
+		if (hnsw_check(h, &err) == 0)
+			hnsw_search(h, s, q, 4, 16, NULL, NULL, hits);
+		free(q);
+	}
+	hnsw_scratch_free(s);
+	hnsw_free(h);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct lm_error err = { 0 };
@@ -130,6 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		idxfile_verify(&f, &err);
 		walk_docs(&f);
 		search_flat(&f);
+		search_hnsw(&f);
 		idxfile_close(&f);
 	}
 	free(buf);

@@ -193,25 +193,45 @@ static void test_threads(const float *x, const float *q)
 	threadpool_free(pool);
 }
 
-static int load_corrupted(struct tu_sections *sec, const char *name, size_t word, uint32_t value, int truncate,
-	struct lm_error *err)
+/* What a corruption does to a loaded index: load's result; when it loads,
+ * hnsw_check's (into *check), a search for node probe's own vector (its
+ * result into *search, the problem it reports into problem) and an append
+ * (into *add).  Each search explores from the entry point towards probe, so
+ * it reads probe's lists on every layer probe is on. */
+struct corruption {
+	int load, check, search, add;
+	char problem[160];
+};
+
+static void corrupt_and_load(struct tu_sections *sec, const char *name, size_t word, uint32_t value, int truncate,
+	uint32_t probe, const float *x, struct corruption *c, struct lm_error *err)
 {
 	struct tu_sections copy = *sec;
 	struct hnsw_index *h = NULL;
-	int i = tu_find(sec, name), r;
+	struct hnsw_scratch *s = hnsw_scratch_new();
+	struct ann_hit hits[K];
+	struct lm_error e2 = { 0 };
+	int i = tu_find(sec, name);
 	void *saved;
 
+	memset(c, 0, sizeof(*c));
 	saved = malloc(sec->size[i] + 1);
 	memcpy(saved, sec->data[i], sec->size[i]);
 	if (truncate)
 		copy.size[i]--;
 	else
 		((uint32_t *)copy.data[i])[word] = value;
-	r = hnsw_load(&h, tu_get, &copy, err);
+	c->load = hnsw_load(&h, tu_get, &copy, err);
+	if (!c->load) {
+		c->search = hnsw_search(h, s, x + (size_t)probe * DIM, K, 64, NULL, NULL, hits);
+		snprintf(c->problem, sizeof(c->problem), "%s", hnsw_scratch_problem(s));
+		c->check = hnsw_check(h, err);
+		c->add = hnsw_add(h, x + (size_t)2500 * DIM, 1, NULL, &e2);
+	}
 	memcpy(sec->data[i], saved, sec->size[i]);
 	free(saved);
+	hnsw_scratch_free(s);
 	hnsw_free(h);
-	return r;
 }
 
 static void test_serialise(const float *x, const float *q)
@@ -235,30 +255,71 @@ static void test_serialise(const float *x, const float *q)
 	hnsw_free(full);
 	hnsw_free(l);
 
-	/* node 7's first layer-0 neighbour points past the end */
-	r = load_corrupted(&sec, "hnsw.l0", 7 * (1 + M0) + 1, 2000, 0, &err);
-	ok(r == LM_EFORMAT && strstr(err.msg, "hnsw.l0") && strstr(err.msg, "node 7"),
-		"neighbour id >= n refused: %s", err.msg);
-	r = load_corrupted(&sec, "hnsw.l0", 9 * (1 + M0), M0 + 1, 0, &err);
-	ok(r == LM_EFORMAT && strstr(err.msg, "at most"), "neighbour count > M0 refused: %s", err.msg);
-	r = load_corrupted(&sec, "hnsw.vec", 0, 0, 1, &err);
-	ok(r == LM_EFORMAT && strstr(err.msg, "hnsw.vec"), "truncated vectors refused: %s", err.msg);
-	r = load_corrupted(&sec, "hnsw.hdr", 0, 0x41414141, 0, &err);
-	ok(r == LM_EFORMAT && strstr(err.msg, "hnsw.hdr"), "bad magic refused: %s", err.msg);
-	r = load_corrupted(&sec, "hnsw.hdr", 9, 2000, 0, &err);   /* entry = n */
-	ok(r == LM_EFORMAT, "entry point out of range refused: %s", err.msg);
+	/* Lists are not read at load (O(1) open); a bad one is found by the
+	 * search that reads it, by hnsw_check, and before an append. */
 	{
-		uint32_t i, top = 0;
+		struct corruption c;
+
+		/* node 7's first layer-0 neighbour points past the end */
+		corrupt_and_load(&sec, "hnsw.l0", 7 * (1 + M0) + 1, 2000, 0, 7, x, &c, &err);
+		ok(c.load == 0, "bad neighbour id: the load does not read the lists");
+		ok(c.check == LM_EFORMAT && strstr(err.msg, "hnsw.l0") && strstr(err.msg, "node 7") &&
+			strstr(err.msg, "links to 2000"), "hnsw_check refuses a neighbour id >= n: %s", err.msg);
+		ok(c.search == LM_EFORMAT && strstr(c.problem, "hnsw.l0: node 7 layer 0 links to 2000, only 2000 nodes"),
+			"a search reading the list reports it: %s", c.problem);
+		is_int(c.add, LM_EFORMAT, "append to the corrupt index refused");
+
+		corrupt_and_load(&sec, "hnsw.l0", 9 * (1 + M0), M0 + 1, 0, 9, x, &c, &err);
+		ok(c.load == 0 && c.check == LM_EFORMAT && strstr(err.msg, "at most 24"),
+			"neighbour count > M0: hnsw_check refuses it: %s", err.msg);
+		ok(c.search == LM_EFORMAT && strstr(c.problem, "node 9 layer 0 has 25 neighbours, at most 24"),
+			"a search reading it reports it: %s", c.problem);
+
+		/* every id wrong in one list: the search still ends, without them */
+		corrupt_and_load(&sec, "hnsw.l0", 11 * (1 + M0) + 1, 0xffffffffu, 0, 11, x, &c, &err);
+		ok(c.search == LM_EFORMAT && c.check == LM_EFORMAT, "id 2^32-1: search and check report it");
+	}
+	{
+		struct corruption c;
+
+		corrupt_and_load(&sec, "hnsw.vec", 0, 0, 1, 0, x, &c, &err);
+		ok(c.load == LM_EFORMAT && strstr(err.msg, "hnsw.vec"), "truncated vectors refused: %s", err.msg);
+		corrupt_and_load(&sec, "hnsw.hdr", 0, 0x41414141, 0, 0, x, &c, &err);
+		ok(c.load == LM_EFORMAT && strstr(err.msg, "hnsw.hdr"), "bad magic refused: %s", err.msg);
+		corrupt_and_load(&sec, "hnsw.hdr", 9, 2000, 0, 0, x, &c, &err);   /* entry = n */
+		ok(c.load == LM_EFORMAT, "entry point out of range refused: %s", err.msg);
+	}
+	{
+		struct corruption c;
+		uint32_t i, top = 0, entry = ((const uint32_t *)sec.data[tu_find(&sec, "hnsw.hdr")])[9];
 		const uint8_t *lvl = sec.data[tu_find(&sec, "hnsw.lvl")];
 
 		for (i = 0; i < 2000; i++)
-			if (lvl[i]) {
+			if (lvl[i] && i != entry) {
 				top = i;
 				break;
 			}
-		r = load_corrupted(&sec, "hnsw.uoff", top, 0xfffffff0u, 0, &err);
-		ok(r == LM_EFORMAT && strstr(err.msg, "hnsw.uoff"), "upper offset past the end refused: %s",
-			err.msg);
+		corrupt_and_load(&sec, "hnsw.uoff", top, 0xfffffff0u, 0, top, x, &c, &err);
+		ok(c.load == 0 && c.check == LM_EFORMAT && strstr(err.msg, "hnsw.uoff"),
+			"upper offset past the end: hnsw_check refuses it: %s", err.msg);
+		ok(c.search == LM_EFORMAT && strstr(c.problem, "hnsw.uoff"), "a search reaching node %u on layer 1 "
+			"reports it: %s", top, c.problem);
+		/* the entry point's lists are the first every search reads */
+		corrupt_and_load(&sec, "hnsw.uoff", entry, 0xfffffff0u, 0, top, x, &c, &err);
+		ok(c.search == LM_EFORMAT && strstr(c.problem, "hnsw.uoff") && c.check == LM_EFORMAT,
+			"entry point's upper offset past the end: reported: %s", c.problem);
+		/* node 0 (level 0) named as a layer-1 neighbour of the entry point */
+		if (lvl[0] == 0) {
+			const uint32_t *uoff = sec.data[tu_find(&sec, "hnsw.uoff")];
+
+			corrupt_and_load(&sec, "hnsw.up", uoff[entry] + (lvl[entry] - 1) * (1 + M0 / 2) + 1, 0, 0,
+				0, x, &c, &err);
+			ok(c.load == 0 && c.check == LM_EFORMAT && strstr(err.msg, "level 0"),
+				"a layer-%d link to a level-0 node: hnsw_check refuses it: %s", lvl[entry], err.msg);
+			ok(c.search >= 0 || strstr(c.problem, "hnsw.lvl: node 0 is linked on layer"),
+				"a search that follows it reports it, never reads past node 0's lists: %s", c.problem);
+			is_int(c.add, LM_EFORMAT, "and an append, which would write into its lists, is refused");
+		}
 	}
 	sec.n--;
 	l = NULL;
