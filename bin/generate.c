@@ -4,11 +4,14 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "diag.h"
+#include "gguf.h"
 #include "input.h"
+#include "model/chat.h"
 #include "model/decoder.h"
 #include "model/genrun.h"
 #include "opt.h"
@@ -16,13 +19,25 @@
 
 static const char usage[] =
 	"Usage: generate [OPTION]... -m MODEL [-p PROMPT | FILE...]\n"
-	"Continue PROMPT, or the \"prompt\" (or \"tokens\", or text) of each record of the\n"
-	"FILEs (NDJSON or plain text lines; standard input when none or -), with the\n"
-	"GGUF decoder MODEL.  On a terminal the text is streamed; otherwise each record\n"
-	"is written back with \"text\", \"finish_reason\", \"usage\" and \"timings\".\n"
+	"Continue PROMPT, or the chat \"messages\" (or \"prompt\", \"tokens\", text) of\n"
+	"each record of the FILEs (NDJSON or plain text lines; standard input when none\n"
+	"or -), with the GGUF decoder MODEL.  On a terminal the text is streamed;\n"
+	"otherwise each record is written back with \"text\", \"finish_reason\",\n"
+	"\"usage\" and \"timings\".  With --rag the input is search hits, and each query\n"
+	"is answered from its hits as numbered passages.\n"
 	"\n"
 	"  -m, --model FILE          GGUF decoder (llama, qwen2, qwen3)\n"
 	"  -p, --prompt TEXT         generate for this one prompt\n"
+	"      --chat                apply the chat template: a prompt or text is a\n"
+	"                            user message (\"messages\" always are a chat)\n"
+	"      --chat-template NAME  a built-in template instead of the model's\n"
+	"                            tokenizer.chat_template (llama2, llama3, chatml,\n"
+	"                            qwen, mistral, phi3, gemma); implies --chat\n"
+	"      --system TEXT         system message put first; implies --chat\n"
+	"      --rag                 answer the queries of search/rerank hits (grouped\n"
+	"                            by qid) from their passages, with citations\n"
+	"      --rag-budget N        tokens of passages at most (default: what the\n"
+	"                            context leaves after the answer and the question)\n"
 	"  -n, --max-tokens N        tokens to generate at most (default 256; -1: until\n"
 	"                            the context is full)\n"
 	"      --temp T              temperature (default 0.8; 0: greedy)\n"
@@ -39,7 +54,7 @@ static const char usage[] =
 	"      --batch-size N        prompt tokens per forward pass (default 512)\n"
 	"      --kv-type T           KV cache type: f16 (default) or f32\n"
 	"  -f, --format F            text (stream; default on a terminal) or json\n"
-	"      --ids                 add \"completion_ids\", the generated token ids\n"
+	"      --ids                 add \"prompt_ids\" and \"completion_ids\"\n"
 	"      --skip-bad            report bad records and go on (exit status 1 at the end)\n"
 	"      --dump-logits DIR     write each prompt's logits as DIR/rI_logits.npy\n"
 	OPT_HELP_THREADS OPT_HELP_COMMON;
@@ -58,6 +73,11 @@ enum {
 	OPT_IDS,
 	OPT_SKIP_BAD,
 	OPT_DUMP_LOGITS,
+	OPT_CHAT,
+	OPT_CHAT_TEMPLATE,
+	OPT_SYSTEM,
+	OPT_RAG,
+	OPT_RAG_BUDGET,
 };
 
 static const struct option longopts[] = {
@@ -79,6 +99,11 @@ static const struct option longopts[] = {
 	{ "ids", no_argument, NULL, OPT_IDS },
 	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
 	{ "dump-logits", required_argument, NULL, OPT_DUMP_LOGITS },
+	{ "chat", no_argument, NULL, OPT_CHAT },
+	{ "chat-template", required_argument, NULL, OPT_CHAT_TEMPLATE },
+	{ "system", required_argument, NULL, OPT_SYSTEM },
+	{ "rag", no_argument, NULL, OPT_RAG },
+	{ "rag-budget", required_argument, NULL, OPT_RAG_BUDGET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -93,6 +118,41 @@ static void report_bad(const struct lm_error *err, void *arg)
 	diag_error("%s (skipped)", err->msg);
 }
 
+/* The template: the built-in NAME, else the model's tokenizer.chat_template. */
+static int load_template(struct chat_template **t, const char *model, const char *name, struct lm_error *err)
+{
+	struct gguf_file *gf = NULL;
+	const char *src;
+	uint64_t len;
+	char *copy = NULL;
+	int rc;
+
+	if (name)
+		return chat_template_builtin(t, name, err);
+	rc = gguf_open(model, &gf, err);
+	if (rc)
+		return rc;
+	if (!gguf_find_kv(gf, "tokenizer.chat_template")) {
+		rc = lm_fail(err, LM_EINVAL, "%s has no chat template (tokenizer.chat_template); name a built-in "
+			     "one with --chat-template", model);
+		goto out;
+	}
+	rc = gguf_get_str(gf, "tokenizer.chat_template", &src, &len, err);
+	if (rc)
+		goto out;
+	if (!(copy = strndup(src, len))) {
+		rc = lm_fail(err, LM_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = chat_template_new(t, copy, err);
+	if (rc)
+		lm_error_prefix(err, "%s: tokenizer.chat_template: ", model);
+out:
+	free(copy);
+	gguf_close(gf);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opt_parser op;
@@ -102,8 +162,11 @@ int main(int argc, char **argv)
 	struct lm_error err = { 0 };
 	struct decoder *dec = NULL;
 	struct output out;
-	const char *model = NULL, *prompt = NULL, *stops[MAX_STOPS];
-	int c, format = -1, seeded = 0, rc = LM_OK;
+	struct chat_template *chat = NULL;
+	struct lm_error chat_err = { 0 };
+	const char *model = NULL, *prompt = NULL, *stops[MAX_STOPS], *template_name = NULL;
+	int c, format = -1, seeded = 0, rag = 0, rc = LM_OK;
+	long long rag_budget = 0;
 
 	sample_params_default(&cfg.sample);
 	cfg.stops = stops;
@@ -141,12 +204,24 @@ int main(int argc, char **argv)
 		case OPT_IDS: cfg.ids = 1; break;
 		case OPT_SKIP_BAD: cfg.skip_bad = 1; break;
 		case OPT_DUMP_LOGITS: cfg.dump_logits = optarg; break;
+		case OPT_CHAT: cfg.chat_prompts = 1; break;
+		case OPT_CHAT_TEMPLATE: template_name = optarg; cfg.chat_prompts = 1; break;
+		case OPT_SYSTEM: cfg.system = optarg; cfg.chat_prompts = 1; break;
+		case OPT_RAG: rag = 1; break;
+		case OPT_RAG_BUDGET: rag_budget = opt_int("--rag-budget", optarg, 1, INT_MAX); break;
 		}
 	}
 	if (!model)
 		opt_usage_error("missing -m MODEL");
 	if (prompt && optind < argc)
 		opt_usage_error("give -p PROMPT or input files, not both");
+	if (rag && prompt)
+		opt_usage_error("--rag reads hits, not -p PROMPT");
+	if (rag_budget && !rag)
+		opt_usage_error("--rag-budget needs --rag");
+	if (rag && cfg.dump_logits)
+		opt_usage_error("--dump-logits is not for --rag");
+	cfg.rag_budget = (size_t)rag_budget;
 	params.n_threads = op.threads;
 	if (!seeded) {
 		struct timespec ts;
@@ -159,6 +234,16 @@ int main(int argc, char **argv)
 
 	if (decoder_open(&dec, model, &params, &err))
 		diag_fail(&err);
+	/* "messages" need a template even without --chat: the model's own
+	 * when it has a usable one, else they are refused with the reason */
+	if (load_template(&chat, model, template_name, cfg.chat_prompts ? &err : &chat_err)) {
+		if (cfg.chat_prompts) {
+			decoder_close(dec);
+			diag_fail(&err);
+		}
+		cfg.no_chat = chat_err.msg;
+	}
+	cfg.chat = chat;
 	diag_info("%s: %s, context %d, KV cache %.1f MiB (%s)", model, decoder_arch(dec), decoder_n_ctx(dec),
 		  (double)decoder_kv_bytes(dec) / (1 << 20), params.kv_f32 ? "f32" : "f16");
 	if (output_from_fd(&out, STDOUT_FILENO, "<stdout>", &err))
@@ -171,7 +256,8 @@ int main(int argc, char **argv)
 
 			if ((rc = input_open(&in, i < argc ? argv[i] : "-", &err)))
 				break;
-			rc = genrun_run(dec, &cfg, &in, &out, &st, &err);
+			rc = rag ? genrun_rag(dec, &cfg, &in, &out, &st, &err) :
+				   genrun_run(dec, &cfg, &in, &out, &st, &err);
 			input_close(&in);
 			if (rc)
 				break;
@@ -181,6 +267,7 @@ int main(int argc, char **argv)
 		rc = output_flush(&out, &err);
 	output_close(&out, NULL);
 	decoder_close(dec);
+	chat_template_free(chat);
 	if (rc)
 		diag_fail(&err);
 	diag_info("%llu records: %llu prompt tokens (%llu from the cache) in %.2f s, %llu generated in %.2f s",

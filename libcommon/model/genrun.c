@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "json.h"
+#include "model/chat.h"
 #include "model/decoder.h"
+#include "model/rag.h"
 #include "ndjson.h"
 #include "npy.h"
 #include "tokenize/tokenizer.h"
@@ -26,6 +28,8 @@ struct gen {
 	size_t text_len;
 	size_t emitted;              /* bytes of text already streamed */
 	uint64_t record;             /* records seen, for dump names */
+	char *bos_text, *eos_text;   /* the chat template's bos_token, eos_token */
+	int add_bos, add_eos;        /* the vocabulary's post-processor adds them */
 };
 
 static double now(void)
@@ -36,18 +40,103 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static int starts_with(const char *s, size_t n, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+
+	return pl && pl <= n && !memcmp(s, prefix, pl);
+}
+
+/* A {"role": ROLE, "content": CONTENT} object in DOC, or NULL (out of
+ * memory or CONTENT not UTF-8). */
+static struct json_value *new_message(struct json_doc *doc, const char *role, const char *content, size_t len)
+{
+	struct json_value *m = json_new_object(doc);
+
+	if (json_object_set(doc, m, "role", json_new_string(doc, role, strlen(role))) ||
+	    json_object_set(doc, m, "content", json_new_string(doc, content, len)))
+		return NULL;
+	return m;
+}
+
+/* The chat prompt of MESSAGES, or of the one user message USER[0..LEN)
+ * when MESSAGES is NULL, into g->prompt (genrun.h: "Chat"). */
+static int chat_tokens(struct gen *g, struct json_doc *doc, const struct json_value *messages,
+		       const char *user, size_t len, struct lm_error *err)
+{
+	const struct genrun_config *cfg = g->cfg;
+	struct json_value *conv, *m;
+	char *text = NULL;
+	size_t n, skip = 0;
+	int rc, has_system = 0;
+
+	if (!cfg->chat)
+		return lm_fail(err, LM_EINVAL, "%s", cfg->no_chat ? cfg->no_chat : "no chat template");
+	if (messages) {
+		rc = chat_messages_check(messages, err);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < json_array_len(messages); i++) {
+			const char *role = json_string(json_get(json_array_get(messages, i), "role"), NULL);
+
+			has_system |= !strcmp(role, "system");
+		}
+	}
+	conv = json_new_array(doc);
+	if (!conv)
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	if (cfg->system && !has_system) {
+		m = new_message(doc, "system", cfg->system, strlen(cfg->system));
+		if (!m)
+			return lm_fail(err, LM_EINVAL, "the system message is not valid UTF-8");
+		if (json_array_append(doc, conv, m))
+			return lm_fail(err, LM_ENOMEM, "out of memory");
+	}
+	if (messages) {
+		for (size_t i = 0; i < json_array_len(messages); i++)
+			if (json_array_append(doc, conv, json_array_get(messages, i)))
+				return lm_fail(err, LM_ENOMEM, "out of memory");
+	} else {
+		m = new_message(doc, "user", user, len);
+		if (!m)
+			return lm_fail(err, LM_EINVAL, "the prompt is not valid UTF-8");
+		if (json_array_append(doc, conv, m))
+			return lm_fail(err, LM_ENOMEM, "out of memory");
+	}
+	rc = chat_apply_json(cfg->chat, conv, NULL, 1, g->bos_text, g->eos_text, &text, &n, err);
+	if (rc)
+		return rc;
+	/* llama.cpp common/chat.cpp: the BOS (EOS) text the template wrote
+	 * goes when the tokenizer will add the token itself */
+	if (g->add_bos && starts_with(text, n, g->bos_text))
+		skip = strlen(g->bos_text);
+	if (g->add_eos && *g->eos_text && n - skip >= strlen(g->eos_text) &&
+	    !strcmp(text + n - strlen(g->eos_text), g->eos_text))
+		n -= strlen(g->eos_text);
+	rc = tokenizer_encode(decoder_tokenizer(g->dec), text + skip, n - skip, TOK_ADD_SPECIAL | TOK_PARSE_SPECIAL,
+			      &g->prompt, err);
+	free(text);
+	return rc;
+}
+
 /* The prompt's tokens into g->prompt (genrun.h gives the rules). */
 static int record_tokens(struct gen *g, struct json_doc *doc, struct json_value *rec, struct lm_error *err)
 {
 	const struct tokenizer *tok = decoder_tokenizer(g->dec);
 	struct json_value *prompt = json_get(rec, "prompt"), *tokens = json_get(rec, "tokens");
+	struct json_value *messages = json_get(rec, "messages");
 	const char *from = json_string(json_get(rec, "tokenizer"), NULL);
 	const char *text;
 	size_t len;
 	int rc;
 
 	g->prompt.n = 0;
-	if (prompt) {
+	if (messages) {
+		rc = chat_tokens(g, doc, messages, NULL, 0, err);
+		if (rc)
+			return rc;
+		goto check;
+	} else if (prompt) {
 		if (json_type(prompt) != JSON_STRING)
 			return lm_fail(err, LM_EINVAL, "\"prompt\" is a %s, not a string",
 				       json_type_name(json_type(prompt)));
@@ -62,15 +151,16 @@ static int record_tokens(struct gen *g, struct json_doc *doc, struct json_value 
 		if (rc)
 			return lm_error_prefix(err, "\"tokens\": ");
 		goto check;
-	} else if (json_get(rec, "messages")) {
-		return lm_fail(err, LM_EINVAL, "chat \"messages\" need a chat template, which generate does "
-			       "not support yet; give a \"prompt\" string");
 	} else {
 		text = ndjson_record_text(doc, rec, &len);
 		if (!text)
-			return lm_fail(err, LM_EINVAL, "the record has no \"prompt\", \"tokens\" or \"text\"");
+			return lm_fail(err, LM_EINVAL, "the record has no \"messages\", \"prompt\", "
+				       "\"tokens\" or \"text\"");
 	}
-	rc = tokenizer_encode(tok, text, len, TOK_ADD_SPECIAL | TOK_PARSE_SPECIAL, &g->prompt, err);
+	if (g->cfg->chat_prompts)
+		rc = chat_tokens(g, doc, NULL, text, len, err);
+	else
+		rc = tokenizer_encode(tok, text, len, TOK_ADD_SPECIAL | TOK_PARSE_SPECIAL, &g->prompt, err);
 	if (rc)
 		return rc;
 check:
@@ -264,12 +354,16 @@ static int set_result(struct gen *g, struct json_doc *doc, struct json_value *re
 	rc = rc ? rc : json_object_set(doc, timings, "total_ms", json_new_double(doc, (t_end - t0) * 1e3));
 	rc = rc ? rc : json_object_set(doc, rec, "timings", timings);
 	if (!rc && g->cfg->ids)
+		rc = json_object_set(doc, rec, "prompt_ids", json_new_int_array(doc, g->prompt.ids, g->prompt.n));
+	if (!rc && g->cfg->ids)
 		rc = json_object_set(doc, rec, "completion_ids",
 				     json_new_int_array(doc, g->completion.ids, g->completion.n));
 	return rc ? lm_fail(err, LM_ENOMEM, "out of memory") : LM_OK;
 }
 
-static int generate(struct gen *g, struct json_doc *doc, struct json_value *rec, struct lm_error *err)
+/* Evaluate g->prompt, sample the completion and write REC with it; T0 is
+ * when the record's work began. */
+static int complete(struct gen *g, struct json_doc *doc, struct json_value *rec, double t0, struct lm_error *err)
 {
 	const struct genrun_config *cfg = g->cfg;
 	struct decoder *dec = g->dec;
@@ -277,13 +371,10 @@ static int generate(struct gen *g, struct json_doc *doc, struct json_value *rec,
 	int32_t bos = tokenizer_special(tok, TOK_BOS);
 	int n_vocab = decoder_n_vocab(dec), dump = cfg->dump_logits != NULL, strip_space;
 	const char *finish = "length";
-	double t0 = now(), t_prefill, t_first, t_end;
+	double t_prefill, t_first, t_end;
 	size_t reused, n_eval;
-	int rc;
+	int rc = LM_OK;
 
-	rc = record_tokens(g, doc, rec, err);
-	if (rc)
-		return rc;
 	/* SentencePiece's leading space belongs to the first word of the
 	 * sequence: with no prompt text, that is the completion's */
 	strip_space = g->prompt.n == 1 && g->prompt.ids[0] == bos &&
@@ -360,6 +451,42 @@ static int generate(struct gen *g, struct json_doc *doc, struct json_value *rec,
 	return rc;
 }
 
+static int generate(struct gen *g, struct json_doc *doc, struct json_value *rec, struct lm_error *err)
+{
+	double t0 = now();
+	int rc = record_tokens(g, doc, rec, err);
+
+	return rc ? rc : complete(g, doc, rec, t0, err);
+}
+
+static char *token_text(const struct tokenizer *tok, int32_t id)
+{
+	size_t len = 0;
+	const char *s = id >= 0 ? tokenizer_token(tok, id, &len) : NULL;
+
+	return strndup(s ? s : "", s ? len : 0);
+}
+
+/* Whether the vocabulary's post-processor adds BOS (EOS): a probe text
+ * encoded with and without TOK_ADD_SPECIAL. */
+static int probe_special(struct gen *g, struct lm_error *err)
+{
+	const struct tokenizer *tok = decoder_tokenizer(g->dec);
+	int32_t bos = tokenizer_special(tok, TOK_BOS), eos = tokenizer_special(tok, TOK_EOS);
+	struct tok_ids plain = { 0 }, full = { 0 };
+	int rc;
+
+	rc = tokenizer_encode(tok, "a", 1, 0, &plain, err);
+	rc = rc ? rc : tokenizer_encode(tok, "a", 1, TOK_ADD_SPECIAL, &full, err);
+	if (!rc && full.n > plain.n) {
+		g->add_bos = bos >= 0 && full.ids[0] == bos;
+		g->add_eos = eos >= 0 && full.ids[full.n - 1] == eos;
+	}
+	tok_ids_free(&plain);
+	tok_ids_free(&full);
+	return rc;
+}
+
 static int gen_init(struct gen *g, struct decoder *dec, const struct genrun_config *cfg, struct output *out,
 		    struct genrun_stats *stats, struct lm_error *err)
 {
@@ -368,12 +495,19 @@ static int gen_init(struct gen *g, struct decoder *dec, const struct genrun_conf
 	g->cfg = cfg;
 	g->out = out;
 	g->stats = stats;
-	return sampler_new(&g->sampler, &cfg->sample, decoder_n_vocab(dec), err);
+	g->bos_text = token_text(decoder_tokenizer(dec), tokenizer_special(decoder_tokenizer(dec), TOK_BOS));
+	g->eos_text = token_text(decoder_tokenizer(dec), tokenizer_special(decoder_tokenizer(dec), TOK_EOS));
+	if (!g->bos_text || !g->eos_text)
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	return probe_special(g, err) || sampler_new(&g->sampler, &cfg->sample, decoder_n_vocab(dec), err) ?
+	       err->code : LM_OK;
 }
 
 static void gen_free(struct gen *g)
 {
 	sampler_free(g->sampler);
+	free(g->bos_text);
+	free(g->eos_text);
 	free(g->logits);
 	free(g->text);
 	tok_ids_free(&g->prompt);
@@ -444,5 +578,285 @@ int genrun_prompt(struct decoder *dec, const struct genrun_config *cfg, const ch
 out:
 	gen_free(&g);
 	json_doc_free(doc);
+	return rc;
+}
+
+/* --- RAG (genrun.h: "RAG") ------------------------------------------------ */
+
+/* The hits of one query, held until its qid changes. */
+struct rag_query {
+	struct json_doc *doc;        /* the hits' strings, the output record */
+	const char *qid;             /* NULL: no query open */
+	const char *query;
+	uint64_t line;               /* line of its first hit */
+	struct rag_passage *p;
+	const char **ids;
+	double *rank, *score;
+	int all_rank, all_score;     /* every hit has an integer rank / a number score */
+	size_t n, cap;
+};
+
+static const char *copy_str(struct json_doc *doc, const struct json_value *v)
+{
+	return json_string(json_copy(doc, v), NULL);
+}
+
+static int rag_grow(struct rag_query *q, struct lm_error *err)
+{
+	size_t cap = q->cap ? 2 * q->cap : 16;
+	void *p;
+
+	if ((p = realloc(q->p, cap * sizeof(*q->p))))
+		q->p = p;
+	if (p && (p = realloc(q->ids, cap * sizeof(*q->ids))))
+		q->ids = p;
+	if (p && (p = realloc(q->rank, cap * sizeof(*q->rank))))
+		q->rank = p;
+	if (p && (p = realloc(q->score, cap * sizeof(*q->score))))
+		q->score = p;
+	if (!p)
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	q->cap = cap;
+	return LM_OK;
+}
+
+/* Add hit REC (whose qid is Q's) to Q. */
+static int rag_add(struct rag_query *q, const struct json_value *rec, struct lm_error *err)
+{
+	const struct json_value *title = json_get(rec, "title"), *text = json_get(rec, "text");
+	const struct json_value *rank = json_get(rec, "rank"), *score = json_get(rec, "score");
+	int64_t r = 0;
+	int rc;
+
+	if (!q->n) {
+		const struct json_value *query = json_get(rec, "query");
+
+		if (json_type(query) != JSON_STRING)
+			return lm_fail(err, LM_EINVAL, "the hit has no \"query\" string (the question)");
+		if (!(q->query = copy_str(q->doc, query)))
+			return lm_fail(err, LM_ENOMEM, "out of memory");
+		q->all_rank = q->all_score = 1;
+	}
+	if ((title && json_type(title) != JSON_STRING) || (text && json_type(text) != JSON_STRING) ||
+	    (!title && !text))
+		return lm_fail(err, LM_EINVAL, "the hit has no \"text\" (or \"title\") string");
+	if (q->n == q->cap && (rc = rag_grow(q, err)))
+		return rc;
+	q->p[q->n].title = title ? copy_str(q->doc, title) : NULL;
+	q->p[q->n].text = text ? copy_str(q->doc, text) : NULL;
+	q->ids[q->n] = copy_str(q->doc, json_get(rec, "id"));
+	if ((title && !q->p[q->n].title) || (text && !q->p[q->n].text) || !q->ids[q->n])
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	q->all_rank &= json_type(rank) == JSON_NUMBER && !json_number_int64(rank, &r);
+	q->all_score &= json_type(score) == JSON_NUMBER;
+	q->rank[q->n] = (double)r;
+	q->score[q->n] = json_number_double(score);
+	q->n++;
+	return LM_OK;
+}
+
+static void rag_clear(struct rag_query *q)
+{
+	json_doc_reset(q->doc);
+	q->qid = q->query = NULL;
+	q->n = 0;
+}
+
+/* Relevance order: rank ascending, else score descending, else input
+ * order; ties in input order. */
+static int by_relevance(const void *a, const void *b, void *arg)
+{
+	const struct rag_query *q = arg;
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	double ki = q->all_rank ? q->rank[i] : q->all_score ? -q->score[i] : 0;
+	double kj = q->all_rank ? q->rank[j] : q->all_score ? -q->score[j] : 0;
+
+	if (ki != kj)
+		return ki < kj ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* The prompt for TEXT[0..LEN) into g->prompt: a user message with
+ * chat_prompts, else the text as it is. */
+static int text_tokens(struct gen *g, struct json_doc *doc, const char *text, size_t len, struct lm_error *err)
+{
+	g->prompt.n = 0;
+	if (g->cfg->chat_prompts)
+		return chat_tokens(g, doc, NULL, text, len, err);
+	return tokenizer_encode(decoder_tokenizer(g->dec), text, len, TOK_ADD_SPECIAL | TOK_PARSE_SPECIAL,
+				&g->prompt, err);
+}
+
+static int rag_answer(struct gen *g, struct rag_query *q, struct lm_error *err)
+{
+	const struct tokenizer *tok = decoder_tokenizer(g->dec);
+	struct json_doc *doc = q->doc;
+	struct json_value *rec, *cites;
+	struct tok_ids ids = { 0 };
+	uint32_t *order = malloc(q->n * sizeof(*order)), *placed = malloc(q->n * sizeof(*placed));
+	size_t *cost = malloc(q->n * sizeof(*cost)), n_ctx = (size_t)decoder_n_ctx(g->dec), reserve;
+	size_t budget, k, overhead, len;
+	double t0 = now();
+	char *text = NULL;
+	int rc = LM_OK;
+
+	if (!order || !placed || !cost) {
+		rc = lm_fail(err, LM_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < q->n; i++)
+		order[i] = (uint32_t)i;
+	qsort_r(order, q->n, sizeof(*order), by_relevance, q);
+	for (size_t i = 0; i < q->n && !rc; i++) {
+		char *s = rag_passage_text(&q->p[order[i]], &len);
+
+		ids.n = 0;
+		rc = s ? tokenizer_encode(tok, s, len, 0, &ids, err) : lm_fail(err, LM_ENOMEM, "out of memory");
+		cost[i] = ids.n;
+		free(s);
+	}
+	if (rc)
+		goto out;
+	/* room for the answer: -n tokens, at least one */
+	reserve = g->cfg->n_predict >= 0 ? (size_t)g->cfg->n_predict : n_ctx / 4;
+	if (reserve < 1)
+		reserve = 1;
+	rc = rag_prompt(q->query, q->p, order, 0, g->cfg->chat_prompts, &text, &len, err);
+	rc = rc ? rc : text_tokens(g, doc, text, len, err);
+	if (rc)
+		goto out;
+	overhead = g->prompt.n;
+	budget = g->cfg->rag_budget ? g->cfg->rag_budget :
+		 overhead + reserve < n_ctx ? n_ctx - reserve - overhead : 0;
+	for (k = rag_select(cost, q->n, budget); k > 0; k--) {
+		free(text);
+		text = NULL;
+		rag_place(order, k, placed);
+		rc = rag_prompt(q->query, q->p, placed, k, g->cfg->chat_prompts, &text, &len, err);
+		rc = rc ? rc : text_tokens(g, doc, text, len, err);
+		if (rc)
+			goto out;
+		if (g->prompt.n + reserve <= n_ctx)
+			break;
+	}
+	if (!k) {
+		rc = lm_fail(err, LM_EINVAL, "no room for a passage: the best has %zu tokens, the budget is %zu "
+			     "(context %zu, question and instructions %zu, answer %zu; see -c, -n, --rag-budget)",
+			     cost[0], budget, n_ctx, overhead, reserve);
+		goto out;
+	}
+	rec = json_new_object(doc);
+	cites = json_new_array(doc);
+	rc = json_object_set(doc, rec, "qid", json_new_string(doc, q->qid, strlen(q->qid)));
+	rc = rc ? rc : json_object_set(doc, rec, "query", json_new_string(doc, q->query, strlen(q->query)));
+	for (size_t i = 0; i < k && !rc; i++)
+		rc = json_array_append(doc, cites, json_new_string(doc, q->ids[placed[i]], strlen(q->ids[placed[i]])));
+	rc = rc ? rc : json_object_set(doc, rec, "citations", cites);
+	if (rc) {
+		rc = lm_fail(err, LM_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = complete(g, doc, rec, t0, err);
+out:
+	free(text);
+	free(order);
+	free(placed);
+	free(cost);
+	tok_ids_free(&ids);
+	return rc;
+}
+
+/* Whether error RC may be skipped under --skip-bad (a data error). */
+static int skippable(int rc)
+{
+	return rc == LM_EFORMAT || rc == LM_EINVAL;
+}
+
+static int rag_flush(struct gen *g, struct rag_query *q, const char *name, struct lm_error *err)
+{
+	const struct genrun_config *cfg = g->cfg;
+	int rc;
+
+	if (!q->qid)
+		return LM_OK;
+	rc = q->n ? rag_answer(g, q, err) : LM_OK;
+	g->record++;
+	if (skippable(rc))
+		lm_error_prefix(err, "%s:%llu: qid %s: ", name, (unsigned long long)q->line, q->qid);
+	rag_clear(q);
+	if (skippable(rc) && cfg->skip_bad) {
+		g->stats->bad++;
+		if (cfg->report_bad)
+			cfg->report_bad(err, cfg->report_arg);
+		rc = LM_OK;
+	}
+	return rc;
+}
+
+int genrun_rag(struct decoder *dec, const struct genrun_config *cfg, struct input *in, struct output *out,
+	       struct genrun_stats *stats, struct lm_error *err)
+{
+	struct rag_query q = { 0 };
+	struct ndjson_reader rd;
+	struct json_value *rec;
+	struct gen g;
+	int rc, open = 0;
+
+	rc = gen_init(&g, dec, cfg, out, stats, err);
+	if (rc)
+		goto out;
+	if (!(q.doc = json_doc_new())) {
+		rc = lm_fail(err, LM_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = ndjson_open(&rd, in, err);
+	if (rc)
+		goto out;
+	open = 1;
+	for (;;) {
+		const struct json_value *qid;
+
+		rc = ndjson_next(&rd, &rec, err);
+		if (rc == LM_EOF) {
+			rc = rag_flush(&g, &q, in->name, err);
+			break;
+		}
+		if (!rc) {
+			qid = json_get(rec, "qid");
+			/* the query before this hit is complete: answered
+			 * (or skipped) before this hit is looked at */
+			if (q.qid && json_type(qid) == JSON_STRING && strcmp(q.qid, json_string(qid, NULL)) &&
+			    (rc = rag_flush(&g, &q, in->name, err)))
+				break;
+			if (json_type(qid) != JSON_STRING) {
+				rc = lm_fail(err, LM_EINVAL, "the hit has no \"qid\" string");
+			} else if (!q.qid) {
+				q.line = rd.line;
+				if (!(q.qid = copy_str(q.doc, qid)))
+					rc = lm_fail(err, LM_ENOMEM, "out of memory");
+			}
+			rc = rc ? rc : rag_add(&q, rec, err);
+			if (skippable(rc))
+				lm_error_prefix(err, "%s:%llu: ", in->name, (unsigned long long)rd.line);
+		}
+		if (skippable(rc) && cfg->skip_bad) {
+			stats->bad++;
+			if (cfg->report_bad)
+				cfg->report_bad(err, cfg->report_arg);
+			rc = LM_OK;
+			continue;
+		}
+		if (rc)
+			break;
+	}
+out:
+	if (open)
+		ndjson_close(&rd);
+	free(q.p);
+	free(q.ids);
+	free(q.rank);
+	free(q.score);
+	json_doc_free(q.doc);
+	gen_free(&g);
 	return rc;
 }

@@ -99,7 +99,7 @@ test_expect_success 'sampling: one seed gives one output, another seed another' 
 test_expect_success 'bad records: messages, long prompts; --skip-bad goes on' '
 	quantize --import llama2c --tokenizer "$M/tok512.bin" "$M/stories260K.bin" s.gguf 2>/dev/null &&
 	printf "%s\n" "{\"id\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" >msg.ndjson &&
-	expect_exit 1 generate -m s.gguf -n 4 <msg.ndjson 2>err && grep -q "<stdin>:1: chat" err &&
+	expect_exit 1 generate -m s.gguf -n 4 <msg.ndjson 2>err && grep -q "<stdin>:1: s.gguf has no chat template" err &&
 	expect_exit 1 generate -m s.gguf -c 8 -p "Once upon a time, there was a little girl" 2>err &&
 	grep -q "context" err &&
 	printf "%s\n" "{\"id\":\"x\",\"prompt\":7}" "{\"id\":\"y\",\"prompt\":\"Once\"}" >mixed.ndjson &&
