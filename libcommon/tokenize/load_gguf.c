@@ -29,30 +29,6 @@
 
 enum gguf_vocab_model { GV_GPT2, GV_LLAMA, GV_BERT };
 
-static int norm_run(const void *state, const char *text, size_t len, struct tok_buf *out,
-		    struct lm_error *err)
-{
-	struct normalize_buf nb = {0};
-	int rc = normalizer_apply(state, text, len, &nb, err);
-
-	if (!rc)
-		rc = tok_buf_append(out, nb.text, nb.len, err);
-	normalize_buf_free(&nb);
-	return rc;
-}
-
-static void norm_release(void *state)
-{
-	normalizer_free(state);
-}
-
-static void use_normalizer(struct tokenizer *tok, struct normalizer *n)
-{
-	tok->normalizer.run = norm_run;
-	tok->normalizer.free = norm_release;
-	tok->normalizer.state = n;
-}
-
 /* An optional key: absent is fine (*V keeps its default), present with the
  * wrong type is an error. */
 static int opt_bool(const struct gguf_file *f, const char *key, int *v, struct lm_error *err)
@@ -375,7 +351,7 @@ int tok_load_gguf(struct tokenizer *tok, const char *path, struct lm_error *err)
 		if ((add_space_prefix && (rc = normalizer_add_prepend(norm, "\xe2\x96\x81", 3, err))) ||
 		    (rc = normalizer_add_replace(norm, " ", 1, 0, "\xe2\x96\x81", 3, err)))
 			goto out;
-		use_normalizer(tok, norm);
+		normalizer_attach(tok, norm);
 		norm = NULL;
 		if ((rc = spm_new(&spm, tok->vocab, &c, err)))
 			goto out;
@@ -400,14 +376,11 @@ int tok_load_gguf(struct tokenizer *tok, const char *path, struct lm_error *err)
 			rc = lm_fail(err, LM_ENOMEM, "%s: out of memory", path);
 			goto out;
 		}
-		if ((rc = normalizer_add_wpm_llamacpp(norm, strip_accents, lowercase, err)))
+		/* The preprocessing, then a white space split, in one pass. */
+		if ((rc = normalizer_add_wpm_llamacpp(norm, strip_accents, lowercase, err)) ||
+		    (rc = normalizer_attach_wpm_split(tok, norm, err)))
 			goto out;
-		use_normalizer(tok, norm);
 		norm = NULL;
-		if ((rc = pretok_new(&pre, "whitespace-split", err)))
-			goto out;
-		tok_use_pretok(tok, pre);
-		pre = NULL;
 		if ((rc = wordpiece_new(&wp, tok->vocab, "\xe2\x96\x81", "", tok->special[TOK_UNK], SIZE_MAX,
 					err)))
 			goto out;

@@ -1,6 +1,7 @@
 /* normalize.c - Hugging Face normalizers over UTF-8 text (see normalize.h). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@ struct norm_step {
 	enum step_kind kind;
 	enum normalize_form form;
 	int clean_text, chinese, strip_accents, lowercase;   /* STEP_BERT, STEP_WPM_LLAMACPP */
+	unsigned char wpm_act[128];                          /* STEP_WPM_LLAMACPP: wpm_class of */
+	char wpm_low[128];                                   /* each ASCII byte, precomputed */
+	signed char wpm_keep[256];                           /* its wpm_low where WPM_KEEP, else -1 */
 	int left, right;                                     /* STEP_STRIP */
 	char *pattern, *content;                             /* STEP_REPLACE, STEP_PREPEND (content) */
 	size_t pattern_len, content_len;
@@ -311,36 +315,97 @@ static unsigned nfd_first(unsigned cp)
 	return n > 0 ? (unsigned)d[0] : cp;
 }
 
+enum wpm_act { WPM_DROP, WPM_SPACE, WPM_KEEP, WPM_ALONE };
+
+/* What preprocess does with code point CP: drop it, make it a space, or
+ * keep *LOW (its lowercase when lowercasing), alone between spaces or
+ * not. */
+static enum wpm_act wpm_class(const struct norm_step *st, unsigned cp, unsigned *low)
+{
+	utf8proc_category_t c;
+
+	if (st->strip_accents)
+		cp = nfd_first(cp);
+	if (normalize_is_whitespace(cp))
+		return WPM_SPACE;
+	c = utf8proc_category((utf8proc_int32_t)cp);
+	if (cp == 0 || cp == 0xFFFD || c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF ||
+	    c == UTF8PROC_CATEGORY_CO || c == UTF8PROC_CATEGORY_CS)
+		return WPM_DROP;
+	if (st->strip_accents && (c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC ||
+				  c == UTF8PROC_CATEGORY_ME))
+		return WPM_DROP;
+	*low = st->lowercase ? (unsigned)utf8proc_tolower((utf8proc_int32_t)cp) : cp;
+	if ((c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO) ||
+	    (cp < 0x7F && c >= UTF8PROC_CATEGORY_SM && c <= UTF8PROC_CATEGORY_SO) ||
+	    normalize_is_chinese_char(cp))
+		return WPM_ALONE;
+	return WPM_KEEP;
+}
+
+/* The ASCII bytes, which are most of most text, go through the table
+ * made from wpm_class when the step was added; the rest through
+ * wpm_class.  No character writes more than three bytes per byte it
+ * takes (an ASCII character set apart: " c "; a longer one at most
+ * " " + 4 + " "), so room for 3 bytes per input byte left is kept and
+ * the ASCII path writes without checking. */
 static int apply_wpm_llamacpp(struct sink *out, const char *s, size_t n, const struct norm_step *st)
 {
-	unsigned cp;
-	size_t k;
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned cp, low = 0;
+	size_t i = 0, k;
+	char *p;
 
-	for (size_t i = 0; i < n; i += k) {
-		k = next_unit(s, n, i, &cp);
-		if (cp == NOT_UTF8)
-			continue;
-		if (st->strip_accents)
-			cp = nfd_first(cp);
-		if (normalize_is_whitespace(cp)) {
-			if (sink_cp(out, ' '))
-				return -1;
+	if (sink_reserve(out, 3 * n))
+		return -1;
+	p = out->p + out->len;
+	while (i < n) {
+		unsigned char c = u[i];
+
+		if (c < 0x80) {
+			switch (st->wpm_act[c]) {
+			case WPM_KEEP:
+				*p++ = st->wpm_low[c];
+				break;
+			case WPM_SPACE:
+				*p++ = ' ';
+				break;
+			case WPM_ALONE:
+				p[0] = ' ';
+				p[1] = st->wpm_low[c];
+				p[2] = ' ';
+				p += 3;
+				break;
+			}
+			i++;
 			continue;
 		}
-		utf8proc_category_t c = utf8proc_category((utf8proc_int32_t)cp);
-		if (cp == 0 || cp == 0xFFFD || c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF ||
-		    c == UTF8PROC_CATEGORY_CO || c == UTF8PROC_CATEGORY_CS)
-			continue;
-		if (st->strip_accents && (c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC ||
-					  c == UTF8PROC_CATEGORY_ME))
-			continue;
-		int alone = (c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO) ||
-			    (cp < 0x7F && c >= UTF8PROC_CATEGORY_SM && c <= UTF8PROC_CATEGORY_SO) ||
-			    normalize_is_chinese_char(cp);
-		unsigned low = st->lowercase ? (unsigned)utf8proc_tolower((utf8proc_int32_t)cp) : cp;
-		if (alone ? sink_cp(out, ' ') || sink_cp(out, low) || sink_cp(out, ' ') : sink_cp(out, low))
+		out->len = (size_t)(p - out->p);
+		k = next_unit(s, n, i, &cp);
+		i += k;
+		if (cp != NOT_UTF8) {
+			switch (wpm_class(st, cp, &low)) {
+			case WPM_DROP:
+				break;
+			case WPM_SPACE:
+				if (sink_cp(out, ' '))
+					return -1;
+				break;
+			case WPM_KEEP:
+				if (sink_cp(out, low))
+					return -1;
+				break;
+			case WPM_ALONE:
+				if (sink_cp(out, ' ') || sink_cp(out, low) || sink_cp(out, ' '))
+					return -1;
+				break;
+			}
+		}
+		if (sink_reserve(out, 3 * (n - i)))
 			return -1;
+		p = out->p + out->len;
 	}
+	out->len = (size_t)(p - out->p);
 	return 0;
 }
 
@@ -350,6 +415,26 @@ static int apply_replace(struct sink *out, const char *s, size_t n, const struct
 	PCRE2_SIZE *ov, at = 0, last = 0;
 	int rc = 0, r;
 
+	if (!st->re && st->pattern_len == 1) {
+		/* One byte to replace (Llama's ' ' -> U+2581): one pass, with
+		 * room for the longest result made first. */
+		size_t grow = st->content_len > 1 ? st->content_len : 1;
+		char c0 = st->pattern[0], *p;
+
+		if (n > SIZE_MAX / grow || sink_reserve(out, n * grow))
+			return -1;
+		p = out->p + out->len;
+		for (size_t i = 0; i < n; i++) {
+			if (s[i] != c0) {
+				*p++ = s[i];
+				continue;
+			}
+			memcpy(p, st->content, st->content_len);
+			p += st->content_len;
+		}
+		out->len = (size_t)(p - out->p);
+		return 0;
+	}
 	if (!st->re) {
 		const char *p = s, *end = s + n, *hit;
 
@@ -601,6 +686,15 @@ int normalizer_add_wpm_llamacpp(struct normalizer *n, int strip_accents, int low
 		return LM_ENOMEM;
 	st->strip_accents = strip_accents;
 	st->lowercase = lowercase;
+	for (unsigned c = 0; c < 128; c++) {
+		unsigned low = c;
+
+		st->wpm_act[c] = (unsigned char)wpm_class(st, c, &low);
+		/* Simple lowercase keeps ASCII in ASCII: one byte out. */
+		st->wpm_low[c] = (char)(low < 0x80 ? low : c);
+	}
+	for (unsigned c = 0; c < 256; c++)
+		st->wpm_keep[c] = (signed char)(c < 0x80 && st->wpm_act[c] == WPM_KEEP ? st->wpm_low[c] : -1);
 	return 0;
 }
 
@@ -681,21 +775,177 @@ int normalizer_add_strip(struct normalizer *n, int left, int right, struct lm_er
 	return 0;
 }
 
+/* Each thread's scratch for normalizer_run: a run allocates nothing once
+ * its thread has seen text as long. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void scratch_release(void *p)
+{
+	normalize_buf_free(p);
+	free(p);
+}
+
+static void scratch_key_init(void)
+{
+	scratch_key_ok = pthread_key_create(&scratch_key, scratch_release) == 0;
+}
+
+static struct normalize_buf *thread_scratch(void)
+{
+	struct normalize_buf *b;
+
+	pthread_once(&scratch_once, scratch_key_init);
+	if (!scratch_key_ok)
+		return NULL;
+	if ((b = pthread_getspecific(scratch_key)))
+		return b;
+	if (!(b = calloc(1, sizeof *b)))
+		return NULL;
+	if (pthread_setspecific(scratch_key, b)) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
 static int normalizer_run(const void *state, const char *text, size_t len, struct tok_buf *out,
 			  struct lm_error *err)
 {
-	struct normalize_buf buf = { 0 };
-	int rc = normalizer_apply(state, text, len, &buf, err);
+	const struct normalizer *nz = state;
+	struct normalize_buf local = { 0 }, *buf = thread_scratch();
+	int rc;
 
-	if (!rc)
-		rc = tok_buf_append(out, buf.text, buf.len, err);
-	normalize_buf_free(&buf);
+	if (!buf)
+		buf = &local;
+	if (nz->n == 1 && out->len == 0) {
+		/* One step (the usual case) writes straight into OUT. */
+		struct sink s = { out->data, 0, out->cap };
+
+		rc = apply_step(buf, &s, text, len, &nz->steps[0]) || sink_reserve(&s, 1) ? -1 : 0;
+		out->data = s.p;
+		out->cap = s.cap;
+		out->len = 0;
+		if (rc) {
+			rc = lm_fail(err, LM_ENOMEM, "normalizer: out of memory");
+		} else {
+			out->len = s.len;
+			out->data[s.len] = 0;
+		}
+	} else {
+		rc = normalizer_apply(nz, text, len, buf, err);
+		if (!rc)
+			rc = tok_buf_append(out, buf->text, buf->len, err);
+	}
+	normalize_buf_free(&local);
 	return rc;
 }
 
 static void normalizer_release(void *state)
 {
 	normalizer_free(state);
+}
+
+/* llama.cpp's BERT preprocessing followed by a white space split, in one
+ * pass (normalizer_attach_wpm_split): the words of apply_wpm_llamacpp's
+ * output are the runs between its spaces, a character set apart is a
+ * word of its own, and nothing it keeps is white space (no lowercase
+ * mapping makes white space), so each word goes to FN as it ends without
+ * the spaces ever being written or scanned again. */
+static int wpm_split_run(const void *state, const char *text, size_t n, tok_piece_fn fn, void *arg)
+{
+	const struct norm_step *st = &((const struct normalizer *)state)->steps[0];
+	const unsigned char *u = (const unsigned char *)text;
+	struct normalize_buf local = { 0 }, *buf = thread_scratch();
+	struct sink out;
+	size_t i = 0, k, word = 0;
+	unsigned cp, low = 0;
+	char *p;
+	int r = 0;
+
+	if (!buf)
+		buf = &local;
+	out.p = buf->text;
+	out.cap = buf->cap;
+	out.len = 0;
+	if (sink_reserve(&out, 3 * n + 1)) {
+		r = LM_ENOMEM;
+		goto out;
+	}
+	p = out.p;
+	while (i < n) {
+		unsigned char c;
+		enum wpm_act act;
+		signed char v;
+
+		/* the run of ASCII characters that are kept (most of a word) */
+		while ((v = st->wpm_keep[u[i]]) >= 0) {
+			*p++ = v;
+			if (++i == n)
+				goto last;
+		}
+		c = u[i];
+		if (c < 0x80) {
+			act = st->wpm_act[c];
+			low = (unsigned char)st->wpm_low[c];
+			i++;
+		} else {
+			k = next_unit(text, n, i, &cp);
+			i += k;
+			act = cp == NOT_UTF8 ? WPM_DROP : wpm_class(st, cp, &low);
+		}
+		if (act == WPM_DROP)
+			continue;
+		if (act == WPM_KEEP) {
+			if (low < 0x80) {
+				*p++ = (char)low;
+			} else {
+				out.len = (size_t)(p - out.p);
+				if (sink_cp(&out, low) || sink_reserve(&out, 3 * (n - i) + 1)) {
+					r = LM_ENOMEM;
+					goto out;
+				}
+				p = out.p + out.len;
+			}
+			continue;
+		}
+		/* a space or a character alone: the word so far ends */
+		if (p > out.p + word && (r = fn(arg, out.p + word, (size_t)(p - out.p) - word)))
+			goto out;
+		word = (size_t)(p - out.p);
+		if (act == WPM_SPACE)
+			continue;
+		out.len = word;
+		if (sink_cp(&out, low) || sink_reserve(&out, 3 * (n - i) + 1)) {
+			r = LM_ENOMEM;
+			goto out;
+		}
+		if ((r = fn(arg, out.p + word, out.len - word)))
+			goto out;
+		word = out.len;
+		p = out.p + out.len;
+	}
+last:
+	if (p > out.p + word)
+		r = fn(arg, out.p + word, (size_t)(p - out.p) - word);
+out:
+	/* the buffer stays with the thread for its next text */
+	buf->text = out.p;
+	buf->cap = out.cap;
+	buf->len = 0;
+	normalize_buf_free(&local);
+	return r;
+}
+
+int normalizer_attach_wpm_split(struct tokenizer *tok, struct normalizer *n, struct lm_error *err)
+{
+	if (n->n != 1 || n->steps[0].kind != STEP_WPM_LLAMACPP)
+		return lm_fail(err, LM_EINVAL, "normalizer: not llama.cpp's BERT preprocessing alone");
+	tok->splitter.run = wpm_split_run;
+	tok->splitter.free = normalizer_release;
+	tok->splitter.state = n;
+	return 0;
 }
 
 void normalizer_attach(struct tokenizer *tok, struct normalizer *n)

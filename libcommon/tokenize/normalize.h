@@ -84,6 +84,13 @@ void normalize_buf_free(struct normalize_buf *buf);
 struct tokenizer;
 void normalizer_attach(struct tokenizer *tok, struct normalizer *n);
 
+/* Make N, which must be a single normalizer_add_wpm_llamacpp step, the
+ * splitter of TOK, with no normalizer stage: the words are those a white
+ * space split ("whitespace-split", pretok.h) of the normalized text
+ * gives, found in the same pass.  TOK owns N after (not on error:
+ * LM_EINVAL for another normalizer). */
+int normalizer_attach_wpm_split(struct tokenizer *tok, struct normalizer *n, struct lm_error *err);
+
 /* Character classes shared with the WordPiece pre-tokenizer and loaders. */
 int normalize_is_chinese_char(unsigned cp);   /* bert.rs is_chinese_char */
 int normalize_is_whitespace(unsigned cp);     /* Unicode White_Space */

@@ -514,6 +514,8 @@ static int emit(struct sink *k, size_t a, size_t b)
 {
 	if (a == b)
 		return 0;
+	if (k->next == k->rc->p->n)  /* the last stage: straight to the caller */
+		return k->rc->fn(k->rc->arg, k->base + a, b - a);
 	return split_from(k->rc, k->next, k->base + a, b - a);
 }
 
@@ -588,6 +590,17 @@ static int scan_stage(struct sink *k, const struct stage *st, const unsigned cha
 	int r;
 
 	while (i < n) {
+		/* scan_simple cannot match at an ASCII character that is in
+		 * neither its prefix nor its body class: step over those here
+		 * rather than one call each (most of the text between the
+		 * white space of a white space split). */
+		if (st->scan == scan_simple) {
+			while (i < n && s[i] < 0x80 && !st->body.ascii[s[i]] &&
+			       !(st->has_prefix && st->prefix.ascii[s[i]]))
+				i++;
+			if (i == n)
+				break;
+		}
 		e = st->scan(st, s, n, i);
 		if (e > i) {
 			if (gap < i && (r = elem(k, gap, i, 0)))
@@ -735,6 +748,45 @@ out:
 	return r;
 }
 
+/* The last stage is C+ (a scan_simple class run, no prefix, no bound)
+ * whose matches are removed, as a white space split is: the gaps go
+ * straight to the caller, as elem and split_from would pass them,
+ * without the sink, and ASCII is classified inline. */
+static int removed_last_stage(struct run_ctx *rc, const struct stage *st, const unsigned char *s,
+			      size_t n)
+{
+	const struct char_class *cc = &st->body;
+	size_t i = 0, gap = 0;
+	unsigned len;
+	int r;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			if (!cc->ascii[s[i]]) {
+				i++;
+				continue;
+			}
+			len = 1;
+		} else if (!class_at(cc, s, n, i, &len)) {
+			i += len;
+			continue;
+		}
+		if (gap < i && (r = rc->fn(rc->arg, (const char *)s + gap, i - gap)))
+			return r;
+		for (i += len; i < n; i += len) {
+			if (s[i] < 0x80) {
+				if (!cc->ascii[s[i]])
+					break;
+				len = 1;
+			} else if (!class_at(cc, s, n, i, &len)) {
+				break;
+			}
+		}
+		gap = i;
+	}
+	return gap < n ? rc->fn(rc->arg, (const char *)s + gap, n - gap) : 0;
+}
+
 static int split_from(struct run_ctx *rc, size_t idx, const char *s, size_t n)
 {
 	const struct stage *st;
@@ -744,6 +796,10 @@ static int split_from(struct run_ctx *rc, size_t idx, const char *s, size_t n)
 	if (idx == rc->p->n)
 		return rc->fn(rc->arg, s, n);
 	st = &rc->p->stage[idx];
+	if (idx + 1 == rc->p->n && st->kind == STAGE_SCAN && st->scan == scan_simple &&
+	    st->behavior == PRETOK_REMOVED && !st->invert && !st->has_prefix && st->min <= 1 &&
+	    st->max == 0)
+		return removed_last_stage(rc, st, (const unsigned char *)s, n);
 	memset(&k, 0, sizeof k);
 	k.rc = rc;
 	k.next = idx + 1;

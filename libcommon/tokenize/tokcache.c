@@ -5,7 +5,10 @@
 
 #include "tokenize/tokcache.h"
 
-#define CACHE_SLOTS 16384          /* power of two */
+/* Slots for 32768 pieces (half full at most): the distinct pieces of a
+ * few MB of text, so a long input stops missing after its start rather
+ * than emptying the cache again and again. */
+#define CACHE_SLOTS 65536          /* power of two */
 #define CACHE_BYTES (4u << 20)
 
 struct tokcache {
@@ -24,6 +27,9 @@ struct cache_entry {
 };
 
 static uint64_t owner_serial;
+/* The thread's cache, owned through CACHE_KEY (whose destructor frees it
+ * when the thread ends); this copy only saves the key lookup per piece. */
+static __thread struct tokcache *thread_cache;
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static int cache_key_ok;
@@ -47,6 +53,8 @@ static void cache_clear(struct tokcache *c)
 
 struct tokcache *tokcache_get(uint64_t owner)
 {
+	if (thread_cache && thread_cache->owner == owner)
+		return thread_cache;
 	pthread_once(&cache_once, cache_key_init);
 	if (!cache_key_ok)
 		return NULL;
@@ -65,7 +73,48 @@ struct tokcache *tokcache_get(uint64_t owner)
 		cache_clear(c);
 		c->owner = owner;
 	}
+	thread_cache = c;
 	return c;
+}
+
+/* The N < 8 bytes at S as a little-endian word, zero-padded (what
+ * memcpy into a zeroed word gives), by loads that stay inside S[0..N). */
+static inline uint64_t load_short(const char *s, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const unsigned char *u = (const unsigned char *)s;
+	uint32_t a, b;
+
+	if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		return a | (uint64_t)b << (8 * (n - 4));
+	}
+	return u[0] | (uint64_t)u[n >> 1] << (8 * (n >> 1)) | (uint64_t)u[n - 1] << (8 * (n - 1));
+#else
+	uint64_t w = 0;
+
+	memcpy(&w, s, n);
+	return w;
+#endif
+}
+
+/* memcmp(a, b, n) == 0 without a call for the short pieces most are. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y, u, v;
+
+	if (n == 0)
+		return 1;
+	if (n < 8)
+		return load_short(a, n) == load_short(b, n);
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	memcpy(&u, a + n - 8, 8);
+	memcpy(&v, b + n - 8, 8);
+	return ((x ^ y) | (u ^ v)) == 0;
 }
 
 static uint32_t piece_hash(const char *s, size_t n)
@@ -80,9 +129,7 @@ static uint32_t piece_hash(const char *s, size_t n)
 		n -= 8;
 	}
 	if (n) {
-		uint64_t w = 0;
-		memcpy(&w, s, n);
-		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h = (h ^ load_short(s, n)) * 0xbf58476d1ce4e5b9ull;
 	}
 	h ^= h >> 29;
 	h *= 0x94d049bb133111ebull;
@@ -99,7 +146,7 @@ const int32_t *tokcache_find(struct tokcache *c, const char *s, size_t n, size_t
 			continue;
 		const struct cache_entry *e = (const void *)(c->arena + c->slot_off[j] - 1);
 		const char *bytes = (const char *)(e + 1) + e->n * sizeof(int32_t);
-		if (e->len == n && memcmp(bytes, s, n) == 0) {
+		if (e->len == n && same_bytes(bytes, s, n)) {
 			*nids = e->n;
 			return (const int32_t *)(e + 1);
 		}

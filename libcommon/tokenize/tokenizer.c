@@ -1,5 +1,6 @@
 /* tokenizer.c - the encode/decode pipeline and format dispatch (see
  * tokenizer.h, tokenizer_impl.h). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ int tok_new(struct tokenizer **tok, struct lm_error *err)
 	for (int i = 0; i < TOK_SPECIAL_COUNT; i++)
 		t->special[i] = -1;
 	t->decoder = TOK_DECODE_BYTES;
+	t->added_lone[0] = t->added_lone[1] = -1;   /* tok_finish knows better */
 	*tok = t;
 	return 0;
 }
@@ -245,6 +247,14 @@ int tok_finish(struct tokenizer *tok, const char *path, struct lm_error *err)
 			i++;
 		tok->added_start[c] = i;
 	}
+	for (size_t i = 0; i < tok->n_added; i++)
+		tok->added_first[(unsigned char)tok->added[i].text[0]] |= tok->added[i].special ? 2 : 1;
+	for (int k = 0; k < 2; k++) {
+		tok->added_lone[k] = -2;
+		for (int c = 0; c < 256; c++)
+			if (tok->added_first[c] & (k ? 3 : 1))
+				tok->added_lone[k] = tok->added_lone[k] == -2 ? c : -1;
+	}
 	int rc = build_decode_table(tok, err);
 	if (rc) {
 		lm_error_prefix(err, "%s: ", path);
@@ -315,8 +325,23 @@ static const struct tok_added *find_added(const struct tokenizer *tok, const cha
 					  size_t *start, size_t *end)
 {
 	const unsigned char *s = (const unsigned char *)text;
+	unsigned want = flags & TOK_PARSE_SPECIAL ? 3 : 1;
+	int lone = tok->added_lone[want == 3];
 
+	if (lone == -2)
+		return NULL;
 	for (size_t i = from; i < len; i++) {
+		if (lone >= 0) {
+			const unsigned char *hit = memchr(s + i, lone, len - i);
+
+			if (!hit)
+				return NULL;
+			i = (size_t)(hit - s);
+		}
+		/* Most bytes start no token that may match. */
+		while (!(tok->added_first[s[i]] & want))
+			if (++i == len)
+				return NULL;
 		uint32_t a = tok->added_start[s[i]], b = tok->added_start[s[i] + 1];
 		for (; a < b; a++) {
 			const struct tok_added *t = &tok->added[a];
@@ -446,30 +471,76 @@ static int fix_utf8_llamacpp(const char *text, size_t len, struct tok_buf *out, 
 	return rc;
 }
 
+/* Each thread's buffers for encode_segment, kept between calls so that
+ * encoding a record allocates nothing once its thread has seen one as
+ * long. */
+struct segment_scratch {
+	struct tok_buf norm, fixed;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void scratch_release(void *p)
+{
+	struct segment_scratch *s = p;
+
+	tok_buf_free(&s->norm);
+	tok_buf_free(&s->fixed);
+	free(s);
+}
+
+static void scratch_key_init(void)
+{
+	scratch_key_ok = pthread_key_create(&scratch_key, scratch_release) == 0;
+}
+
+static struct segment_scratch *thread_scratch(void)
+{
+	struct segment_scratch *s;
+
+	pthread_once(&scratch_once, scratch_key_init);
+	if (!scratch_key_ok)
+		return NULL;
+	if ((s = pthread_getspecific(scratch_key)))
+		return s;
+	if (!(s = calloc(1, sizeof *s)))
+		return NULL;
+	if (pthread_setspecific(scratch_key, s)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 static int encode_segment(struct encoder *e, const char *text, size_t len)
 {
 	const struct tokenizer *tok = e->tok;
-	struct tok_buf norm = {0}, fixed = {0};
+	struct segment_scratch local = { { 0 }, { 0 } }, *sc;
 	int rc = 0;
 
 	if (len == 0)
 		return 0;
+	if (!(sc = thread_scratch()))
+		sc = &local;
+	sc->norm.len = sc->fixed.len = 0;
 	if (tok->bad_utf8 == TOK_UTF8_LLAMACPP && utf8_validate(text, len) != len) {
-		if ((rc = fix_utf8_llamacpp(text, len, &fixed, e->err)))
+		if ((rc = fix_utf8_llamacpp(text, len, &sc->fixed, e->err)))
 			goto out;
-		text = fixed.data;
-		len = fixed.len;
+		text = sc->fixed.data;
+		len = sc->fixed.len;
 	}
 	if (!tok->normalizer.run) {
 		rc = encode_normalized(e, text, len);
 		goto out;
 	}
-	rc = tok->normalizer.run(tok->normalizer.state, text, len, &norm, e->err);
+	rc = tok->normalizer.run(tok->normalizer.state, text, len, &sc->norm, e->err);
 	if (!rc)
-		rc = encode_normalized(e, norm.data ? norm.data : "", norm.len);
+		rc = encode_normalized(e, sc->norm.data ? sc->norm.data : "", sc->norm.len);
 out:
-	tok_buf_free(&norm);
-	tok_buf_free(&fixed);
+	tok_buf_free(&local.norm);
+	tok_buf_free(&local.fixed);
 	return rc;
 }
 

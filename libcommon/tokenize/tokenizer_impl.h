@@ -125,6 +125,11 @@ struct tokenizer {
 
 	/* private to tokenizer.c (tok_finish) */
 	uint32_t added_start[257];        /* ADDED sorted by first byte, longest first */
+	unsigned char added_first[256];   /* 1: a non-special added token starts with
+					     the byte, 2: a special one does */
+	int added_lone[2];                /* the one first byte of the tokens of
+					     ADDED_FIRST bit 1 ([0]) or bits 1|2 ([1]);
+					     -1 several, -2 none */
 	int has_normalized_added;
 	char *dec_pool;                   /* each id's decoded bytes */
 	uint32_t *dec_off;                /* n_vocab + 1 offsets into DEC_POOL */

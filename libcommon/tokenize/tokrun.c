@@ -565,7 +565,7 @@ struct slot {
 	const char *raw_text;     /* raw mode: the text, else NULL */
 	size_t raw_len;
 	char *lbuf;               /* the input line, then '\n' and a spare byte */
-	size_t lbuf_len, lbuf_cap;
+	size_t lbuf_len, lbuf_off; /* LBUF is the batch's text at LBUF_OFF */
 	int blank;                /* a blank line: no record */
 	uint64_t line_no;         /* of the input line */
 	uint64_t line;            /* of the record, for messages */
@@ -582,6 +582,8 @@ struct batch {
 	int end;                  /* the input ended (or failed) after these */
 	int rc;                   /* reading failed after these: the error */
 	struct lm_error err;
+	char *text;               /* the lines, one after another: one buffer */
+	size_t text_len, text_cap; /* per batch, so memory stays as it was */
 };
 
 struct run {
@@ -911,10 +913,11 @@ static void slot_reset(struct slot *sl)
  * byte budget. */
 static void read_batch(struct run *run, struct batch *b)
 {
-	size_t bytes = 0;
+	size_t bytes = 0, i;
 
 	b->n = 0;
 	b->rc = LM_OK;
+	b->text_len = 0;
 	while (b->n < BATCH_RECORDS && bytes < BATCH_BYTES) {
 		struct slot *sl = &b->slots[b->n];
 		char *line;
@@ -923,37 +926,41 @@ static void read_batch(struct run *run, struct batch *b)
 
 		if (rc == LM_EOF) {
 			b->end = 1;
-			return;
+			break;
 		}
 		if (rc) {
 			b->rc = rc;
 			b->end = 1;
-			return;
+			break;
 		}
 		slot_reset(sl);
-		if (len + 2 > sl->lbuf_cap) {
-			size_t cap = sl->lbuf_cap ? sl->lbuf_cap : 256;
+		if (b->text_len + len + 2 > b->text_cap) {
+			size_t cap = b->text_cap ? b->text_cap : 1 << 16;
 			char *p;
 
-			while (cap < len + 2)
+			while (cap < b->text_len + len + 2)
 				cap *= 2;
-			if (!(p = realloc(sl->lbuf, cap))) {
+			if (!(p = realloc(b->text, cap))) {
 				b->rc = lm_fail(&b->err, LM_ENOMEM, "%s:%" PRIu64 ": out of memory",
 						run->name, run->in->line);
 				b->end = 1;
-				return;
+				break;
 			}
-			sl->lbuf = p;
-			sl->lbuf_cap = cap;
+			b->text = p;
+			b->text_cap = cap;
 		}
-		memcpy(sl->lbuf, line, len);
-		sl->lbuf[len] = '\n';
-		sl->lbuf[len + 1] = 0;
+		memcpy(b->text + b->text_len, line, len);
+		b->text[b->text_len + len] = '\n';
+		b->text[b->text_len + len + 1] = 0;
+		sl->lbuf_off = b->text_len;
 		sl->lbuf_len = len;
 		sl->line_no = run->in->line;
+		b->text_len += len + 2;
 		bytes += len;
 		b->n++;
 	}
+	for (i = 0; i < b->n; i++)
+		b->slots[i].lbuf = b->text + b->slots[i].lbuf_off;
 }
 
 /* Task 0 of a round is the input and output: write the batch tokenized in
@@ -986,11 +993,10 @@ static void batch_free(struct batch *b)
 
 	if (!b->slots)
 		return;
-	for (i = 0; i < BATCH_RECORDS; i++) {
+	for (i = 0; i < BATCH_RECORDS; i++)
 		free(b->slots[i].out.data);
-		free(b->slots[i].lbuf);
-	}
 	free(b->slots);
+	free(b->text);
 }
 
 /* The whole input as one text (raw mode): peek until input.h holds it

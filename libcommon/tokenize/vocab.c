@@ -43,10 +43,42 @@ struct vocab {
 	size_t merge_mask, n_merges;
 };
 
+/* The N <= 8 bytes at S as a little-endian word, zero-padded: what
+ * memcpy(&w, s, n) into a zeroed word gives, without a byte loop, by
+ * loads that overlap and stay inside S[0..N). */
+static inline uint64_t load_short(const char *s, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const unsigned char *u = (const unsigned char *)s;
+	uint64_t w;
+	uint32_t a, b;
+
+	if (n == 8) {
+		memcpy(&w, s, 8);
+		return w;
+	}
+	if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		return a | (uint64_t)b << (8 * (n - 4));
+	}
+	if (n == 0)
+		return 0;
+	return u[0] | (uint64_t)u[n >> 1] << (8 * (n >> 1)) | (uint64_t)u[n - 1] << (8 * (n - 1));
+#else
+	uint64_t w = 0;
+
+	memcpy(&w, s, n);
+	return w;
+#endif
+}
+
 /* Hash of a short byte string: 8 bytes at a time, multiply-xor mixing. */
 static uint64_t text_hash(const char *s, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+	int whole_words = n >= 8;
+
 	while (n >= 8) {
 		uint64_t w;
 		memcpy(&w, s, 8);
@@ -56,8 +88,19 @@ static uint64_t text_hash(const char *s, size_t n)
 		n -= 8;
 	}
 	if (n) {
-		uint64_t w = 0;
-		memcpy(&w, s, n);
+		uint64_t w;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (whole_words) {
+			/* the last 8 bytes, shifted down to the N that are new */
+			memcpy(&w, s + n - 8, 8);
+			w >>= 8 * (8 - n);
+		} else {
+			w = load_short(s, n);
+		}
+#else
+		(void)whole_words;
+		w = load_short(s, n);
+#endif
 		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
 	}
 	h ^= h >> 32;
@@ -68,10 +111,7 @@ static uint64_t text_hash(const char *s, size_t n)
 
 static uint64_t text_head(const char *s, size_t n)
 {
-	uint64_t w = 0;
-
-	memcpy(&w, s, n < 8 ? n : 8);
-	return w;
+	return load_short(s, n < 8 ? n : 8);
 }
 
 /* The tag keeps 24 bits of the hash, the table index comes from others. */

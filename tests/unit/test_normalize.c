@@ -5,6 +5,9 @@
 
 #include "tap.h"
 #include "tokenize/normalize.h"
+#include "tokenize/pretok.h"
+#include "tokenize/tokenizer_impl.h"
+#include "utf8.h"
 
 static struct normalize_buf buf;
 
@@ -44,6 +47,148 @@ static struct normalizer *one(int which)
 	case 5: normalizer_add_strip_accents(n, NULL); break;
 	}
 	return n;
+}
+
+/* Pieces joined by '|'. */
+struct pieces {
+	char *s;
+	size_t len, cap;
+};
+
+static int add_piece(void *arg, const char *piece, size_t len)
+{
+	struct pieces *p = arg;
+
+	if (p->len + len + 2 > p->cap) {
+		p->cap = 2 * (p->len + len + 2);
+		if (!(p->s = realloc(p->s, p->cap)))
+			return -1;
+	}
+	memcpy(p->s + p->len, piece, len);
+	p->len += len;
+	p->s[p->len++] = '|';
+	p->s[p->len] = 0;
+	return 0;
+}
+
+/* llama.cpp's BERT preprocessing then a white space split, two ways: the
+ * normalizer and pretok.h's "whitespace-split" one after the other (A),
+ * and the one-pass splitter of normalizer_attach_wpm_split (B). */
+struct wpm_pair {
+	struct normalizer *norm;
+	struct pretok *split;
+	struct tokenizer *tok;
+	struct pieces a, b;
+};
+
+static int wpm_pair_new(struct wpm_pair *w, int strip_accents, int lowercase)
+{
+	struct lm_error err = { 0 };
+	struct normalizer *fused = normalizer_new();
+
+	memset(w, 0, sizeof *w);
+	w->norm = normalizer_new();
+	if (!w->norm || !fused || normalizer_add_wpm_llamacpp(w->norm, strip_accents, lowercase, &err) ||
+	    normalizer_add_wpm_llamacpp(fused, strip_accents, lowercase, &err) ||
+	    pretok_new(&w->split, "whitespace-split", &err) || tok_new(&w->tok, &err) ||
+	    normalizer_attach_wpm_split(w->tok, fused, &err)) {
+		diag("setup: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void wpm_pair_free(struct wpm_pair *w)
+{
+	normalizer_free(w->norm);
+	pretok_free(w->split);
+	tokenizer_free(w->tok);
+	free(w->a.s);
+	free(w->b.s);
+}
+
+/* Run both on IN; B's pieces are left in w->b.s. */
+static int wpm_same(struct wpm_pair *w, const char *in, size_t len)
+{
+	struct lm_error err = { 0 };
+
+	w->a.len = w->b.len = 0;
+	add_piece(&w->a, "", 0);
+	add_piece(&w->b, "", 0);
+	if (normalizer_apply(w->norm, in, len, &buf, &err) ||
+	    pretok_split(w->split, buf.text, buf.len, add_piece, &w->a) ||
+	    w->tok->splitter.run(w->tok->splitter.state, in, len, add_piece, &w->b))
+		return 0;
+	return w->a.len == w->b.len && !memcmp(w->a.s, w->b.s, w->a.len);
+}
+
+#define WPM_SAME(w, lit) wpm_same(w, lit, sizeof(lit) - 1)
+
+static void test_wpm(void)
+{
+	struct wpm_pair w;
+	struct lm_error err = { 0 };
+	struct normalizer *n;
+	struct tokenizer *t;
+	char text[64];
+	size_t bad = 0, first_bad = 0;
+	int same;
+
+	/* llama-vocab.cpp preprocess: U+00E9 -> 'e' (first code point of its
+	 * NFD), punctuation and U+4E2D set apart, \t and U+3000 white space,
+	 * U+0001 (Cc) and U+200B (Cf) dropped, simple lowercase. */
+	n = normalizer_new();
+	normalizer_add_wpm_llamacpp(n, 1, 1, NULL);
+	ok(check(n, "H\xc3\xa9llo,\tWORLD!\x01\xe3\x80\x80" "a\xe2\x80\x8b" "b\xe4\xb8\xad" "c",
+		 "hello ,  world !  ab \xe4\xb8\xad c"), "llama.cpp BERT preprocessing, uncased");
+	n = normalizer_new();
+	normalizer_add_wpm_llamacpp(n, 0, 0, NULL);
+	ok(check(n, "Caf\xc3\xa9\xff$x", "Caf\xc3\xa9 $ x"), "cased: accents kept, bad byte dropped, "
+	   "ASCII symbol set apart");
+
+	if (wpm_pair_new(&w, 1, 1)) {
+		ok(0, "one-pass BERT preprocessing and split");
+		wpm_pair_free(&w);
+		return;
+	}
+	same = WPM_SAME(&w, "H\xc3\xa9llo,\tWORLD!\x01\xe3\x80\x80" "a\xe2\x80\x8b" "b\xe4\xb8\xad" "c");
+	ok(same && !strcmp(w.b.s, "|hello|,|world|!|ab|\xe4\xb8\xad|c|"), "one pass: the words, by hand: %s",
+	   w.b.s);
+	/* Every code point between letters, doubled, and at the ends. */
+	for (uint32_t cp = 0; cp <= 0x10FFFF; cp++) {
+		char c[4];
+		int k;
+
+		if (cp >= 0xD800 && cp <= 0xDFFF)
+			continue;
+		k = utf8_encode(cp, c);
+		memcpy(text, c, (size_t)k);
+		text[k] = 'A';
+		memcpy(text + k + 1, c, (size_t)k);
+		memcpy(text + 2 * k + 1, c, (size_t)k);
+		text[3 * k + 1] = 'b';
+		memcpy(text + 3 * k + 2, c, (size_t)k);
+		if (!wpm_same(&w, text, (size_t)(4 * k + 2)) && !bad++)
+			first_bad = cp;
+	}
+	ok(!bad, "one pass = normalizer + whitespace-split for every code point (%zu differ, first U+%04zX)",
+	   bad, first_bad);
+	ok(WPM_SAME(&w, "\xff" "a\xc3 b\xe4\xb8 \xed\xa0\x80" "c\xf4\x90\x80\x80!") &&
+	   WPM_SAME(&w, "   ") && WPM_SAME(&w, "") && WPM_SAME(&w, "x"),
+	   "one pass = two passes on bad bytes, blanks, empty text");
+	wpm_pair_free(&w);
+	if (!wpm_pair_new(&w, 0, 0)) {
+		ok(WPM_SAME(&w, "Caf\xc3\xa9 \xc3\x89T\xc3\x89, \xcc\x81x"), "one pass, cased");
+	} else {
+		ok(0, "one pass, cased");
+	}
+	wpm_pair_free(&w);
+	n = normalizer_new();
+	normalizer_add_lowercase(n, NULL);
+	tok_new(&t, &err);
+	is_int(normalizer_attach_wpm_split(t, n, &err), LM_EINVAL, "one pass refuses another normalizer");
+	normalizer_free(n);
+	tokenizer_free(t);
 }
 
 int main(void)
@@ -114,6 +259,7 @@ int main(void)
 	ok(strstr(err.msg, "offset") != NULL, "message has the offset: %s", err.msg);
 	is_int(normalizer_add_replace(n, "", 0, 0, "x", 1, &err), LM_EINVAL, "empty literal refused");
 	normalizer_free(n);
+	test_wpm();
 	normalize_buf_free(&buf);
 	return tap_done();
 }
