@@ -36,7 +36,7 @@ static float *random_floats(size_t n, unsigned seed)
 
 	srand(seed);
 	for (size_t i = 0; x && i < n; i++)
-		x[i] = (float)rand() / RAND_MAX - 0.5f;
+		x[i] = (float)((double)rand() / RAND_MAX - 0.5);
 	return x;
 }
 
