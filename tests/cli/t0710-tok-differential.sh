@@ -19,23 +19,11 @@
 
 have_shared || skip_all "../shared is absent"
 command -v tok >/dev/null 2>&1 || skip_all "tok is not built"
-command -v node >/dev/null 2>&1 || skip_all "node is not installed (the oracles are npm packages)"
-
-REF=$TEST_ROOT/build/ref-node
-PKGS="tiktoken@1.0.22 @lenml/tokenizers@3.7.2 node-llama-cpp@3.22.1"
-if ! [ -d "$REF/node_modules/tiktoken" ] || ! [ -d "$REF/node_modules/@lenml/tokenizers" ] ||
-   ! [ -d "$REF/node_modules/node-llama-cpp" ]; then
-	command -v npm >/dev/null 2>&1 || skip_all "npm is not installed"
-	mkdir -p "$REF"
-	# shellcheck disable=SC2086
-	npm install --prefix "$REF" --no-audit --no-fund --loglevel=error \
-		--fetch-retries=1 --fetch-timeout=30000 $PKGS >"$TRASH/npm.log" 2>&1 ||
-		skip_all "cannot install the oracles ($PKGS) with npm: $(tail -1 "$TRASH/npm.log")"
-fi
+ref_node_setup
 # Reference ids are kept in build/ref-node/cache, keyed by model, texts,
 # oracle script and package versions: only the first run pays for them.
-TOK_ORACLE_MODULES=$REF/node_modules
-TOK_ORACLE_CACHE=$REF/cache
+TOK_ORACLE_MODULES=$REF_NODE_MODULES
+TOK_ORACLE_CACHE=$REF_NODE/cache
 ORACLE=$TEST_ROOT/tests/ref/tok_oracle.mjs
 export TOK_ORACLE_MODULES TOK_ORACLE_CACHE ORACLE
 
