@@ -10,6 +10,7 @@
 #include "gguf.h"
 #include "half.h"
 #include "model/ops.h"
+#include "model/weights.h"
 #include "quant.h"
 #include "threadpool.h"
 #include "tokenize/tokenizer.h"
@@ -66,63 +67,20 @@ struct decoder {
 
 /* ---- loading -------------------------------------------------------------- */
 
-/* Tensor NAME with shape (NE0, NE1) (NE1 = 0: a vector of NE0), of a type
- * the kernels support; 1-D tensors must be F32.  An absent optional
- * tensor leaves T zeroed. */
 static int get_tensor(struct decoder *dec, struct tensor *t, const char *name, int64_t ne0, int64_t ne1,
 		      int required, struct lm_error *err)
 {
-	const struct gguf_tensor *gt = gguf_find_tensor(dec->gguf, name);
-	int n_dims = ne1 ? 2 : 1;
-	int64_t ne[2] = { ne0, ne1 };
-
-	memset(t, 0, sizeof(*t));
-	if (!gt) {
-		if (!required)
-			return LM_OK;
-		return lm_fail(err, LM_EFORMAT, "%s: tensor '%s' is missing (arch %s)", dec->gguf->name,
-			       name, dec->arch_name);
-	}
-	if (gt->ne[0] != ne0 || gt->ne[1] != (ne1 ? ne1 : 1) || gt->ne[2] != 1 || gt->ne[3] != 1)
-		return lm_fail(err, LM_EFORMAT, "%s: tensor '%s' has shape [%" PRId64 ", %" PRId64 ", %"
-			       PRId64 ", %" PRId64 "], expected [%" PRId64 ", %" PRId64 "]", dec->gguf->name,
-			       name, gt->ne[0], gt->ne[1], gt->ne[2], gt->ne[3], ne0, ne1 ? ne1 : 1);
-	if (!quant_supported(gt->type))
-		return lm_fail(err, LM_EFORMAT, "%s: tensor '%s' has type %s, which is not supported",
-			       dec->gguf->name, name, dtype_name(gt->type));
-	if (n_dims == 1 && gt->type != DTYPE_F32)
-		return lm_fail(err, LM_EFORMAT, "%s: tensor '%s' is %s; 1-D tensors must be f32",
-			       dec->gguf->name, name, dtype_name(gt->type));
-	return tensor_init(t, gt->type, n_dims, ne, (void *)gt->data, err);
+	return weights_tensor(dec->gguf, dec->arch_name, t, name, ne0, ne1, required, err);
 }
 
-/* {arch}.KEY as a positive integer; absent and not REQUIRED leaves *V. */
 static int get_u32(struct decoder *dec, const char *key, int *v, int required, struct lm_error *err)
 {
-	char full[128];
-	uint32_t u;
-	int rc;
-
-	snprintf(full, sizeof(full), "%s.%s", dec->arch_name, key);
-	if (!required && !gguf_find_kv(dec->gguf, full))
-		return LM_OK;
-	rc = gguf_get_u32(dec->gguf, full, &u, err);
-	if (rc)
-		return rc;
-	if (u == 0 || u > (1u << 24))
-		return lm_fail(err, LM_EFORMAT, "%s: %s = %u is out of range", dec->gguf->name, full, u);
-	*v = (int)u;
-	return LM_OK;
+	return weights_u32(dec->gguf, dec->arch_name, key, v, required, err);
 }
 
 static int get_f32(struct decoder *dec, const char *key, float *v, int required, struct lm_error *err)
 {
-	char full[128];
-
-	snprintf(full, sizeof(full), "%s.%s", dec->arch_name, key);
-	if (!required && !gguf_find_kv(dec->gguf, full))
-		return LM_OK;
-	return gguf_get_f32(dec->gguf, full, v, err);
+	return weights_f32(dec->gguf, dec->arch_name, key, v, required, err);
 }
 
 static int load_hparams(struct decoder *dec, struct lm_error *err)
