@@ -94,12 +94,16 @@ ifeq ($(BUILD),$(FUZZ_BUILD))
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined $< $(LIB) $(LDLIBS) -o $@
 endif
-fuzz-smoke: fuzz
+# Binary seeds (GGUF, index files) are made by tests/fuzz/make-seeds with the
+# normal build's programs rather than kept in the repository.
+fuzz-smoke: fuzz all tests
+	@rm -rf $(FUZZ_BUILD)/seeds && tests/fuzz/make-seeds $(BUILD) $(FUZZ_BUILD)/seeds
 	@for t in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
-		mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
+		mkdir -p $(FUZZ_BUILD)/corpus-$$t $(FUZZ_BUILD)/seeds/$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 -print_final_stats=0 \
-			$(FUZZ_BUILD)/corpus-$$t tests/fuzz/corpus/$$t 2>$(FUZZ_BUILD)/$$t.log \
+			$(FUZZ_BUILD)/corpus-$$t $$(ls -d tests/fuzz/corpus/$$t 2>/dev/null) \
+			$(FUZZ_BUILD)/seeds/$$t 2>$(FUZZ_BUILD)/$$t.log \
 			|| { tail -50 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
 		tail -1 $(FUZZ_BUILD)/$$t.log; \
 	done
