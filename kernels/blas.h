@@ -4,10 +4,10 @@
  * Programs and queries that never multiply matrices (tok, evaluate, BM25
  * search) do not pay for its start-up, which probes the CPU and starts
  * threads.  And the kernels can be chosen before it starts: OpenBLAS
- * 0.3.21 (Debian 12) files AVX-512 CPUs it does not know by name, AMD Zen 4
- * among them, under a core type whose sgemm is the AVX2 one; on such a CPU
- * blas_open sets OPENBLAS_CORETYPE=SkylakeX, whose AVX-512 sgemm runs the
- * encoder 1.6x faster (BENCHMARKS.md).  A user's OPENBLAS_CORETYPE is left
+ * 0.3.21 (Debian 12) detects AMD Zen 4 as Cooperlake, whose sgemm ran no
+ * faster than the AVX2 one on our encoder; on AVX-512 CPUs blas_open sets
+ * OPENBLAS_CORETYPE=SkylakeX, whose AVX-512 sgemm did run it faster (not
+ * yet measured by a script: BENCHMARKS.md).  A user's OPENBLAS_CORETYPE is left
  * alone (some machines set it on purpose, e.g. to Haswell, for
  * reproducible numbers).
  *
