@@ -68,6 +68,13 @@ test_expect_success 'records name the model; -f bin carries the same vectors' '
 	vec bin.jsonl out --tol 1e-7
 '
 
+test_expect_success '-f bin --dtype f16 carries the vectors rounded to half precision' '
+	embed -m "$M" -f bin --dtype f16 "$TRASH/in.jsonl" >out16.bin &&
+	lmpipe cat out16.bin >bin16.jsonl &&
+	vec bin16.jsonl out --tol 1e-3 &&
+	! vec bin16.jsonl out --tol 1e-7
+'
+
 test_expect_success 'tokens naming the model tokenizer are used as they are' '
 	tok -m "$M" "$TRASH/in.jsonl" >tok.jsonl &&
 	sed "s/\"text\":\"[^\"]*\"/\"text\":\"something else entirely\"/" tok.jsonl >tok2.jsonl &&
@@ -148,11 +155,19 @@ test_expect_success 'bad models: missing tensors, truncated files, rerankers, un
 	expect_exit 2 embed -m "$M" --pooling max </dev/null
 '
 
-test_expect_success 'search -m embeds query text with the index model; another model is refused' '
+test_expect_success 'search -m embeds query text with the index model (--prefix too); another model is refused' '
 	embed -m "$M" docs.jsonl 2>/dev/null | index -w docs.idx &&
 	sed -n 7p docs.jsonl | search -i docs.idx -m "$M" -k 1 --no-text >hit &&
 	id=$(sed -n 7p docs.jsonl | sed "s/^{\"_id\": \"\([^\"]*\)\".*/\1/") &&
 	grep -q "\"id\":\"$id\",\"rank\":1" hit &&
+	sed -n 7p docs.jsonl | sed "s/\"title\": \"/\"title\": \"query: /" |
+		search -i docs.idx -m "$M" -k 3 --no-text | grep -o "\"id\":.*\"score\":[^,]*" >with_text &&
+	sed -n 7p docs.jsonl | search -i docs.idx -m "$M" -k 3 --no-text --prefix "query: " |
+		grep -o "\"id\":.*\"score\":[^,]*" >with_prefix &&
+	test $(wc -l <with_prefix) = 3 && cmp with_text with_prefix &&
+	sed -n 7p docs.jsonl | search -i docs.idx -m "$M" -k 3 --no-text |
+		grep -o "\"id\":.*\"score\":[^,]*" >without &&
+	! cmp -s without with_prefix &&
 	"$TEST_ROOT/scripts/make-model" --arch bert --shape tiny --seed 2 -o other.gguf &&
 	echo "{\"id\":\"q\",\"text\":\"hello\"}" | expect_exit 1 search -i docs.idx -m other.gguf 2>err &&
 	grep -q "the index was built with .lmpipe-random-bert-tiny-seed1" err
