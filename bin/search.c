@@ -90,8 +90,6 @@ struct run {
 	struct output *w;
 	struct encoder *enc;      /* -m: embeds query text */
 	const char *prefix;
-	char *text;               /* prefix + query text */
-	size_t text_cap;
 };
 
 static void free_queries(struct run *r)
@@ -255,29 +253,6 @@ nomem:
 	return lm_fail(err, LM_ENOMEM, "out of memory");
 }
 
-/* The query's vector from the -m model: its first `dim` components (the
- * index may hold Matryoshka-truncated vectors), normalised as embed does. */
-static int embed_query(struct run *r, const char *text, size_t len, float *vec, struct lm_error *err)
-{
-	size_t plen = r->prefix ? strlen(r->prefix) : 0;
-
-	if (plen) {
-		if (plen + len > r->text_cap) {
-			char *p = realloc(r->text, plen + len);
-
-			if (!p)
-				return lm_fail(err, LM_ENOMEM, "out of memory");
-			r->text = p;
-			r->text_cap = plen + len;
-		}
-		memcpy(r->text, r->prefix, plen);
-		memcpy(r->text + plen, text, len);
-		text = r->text;
-		len += plen;
-	}
-	return embedrun_text(r->enc, text, len, (int)r->dim, 1, vec, err);
-}
-
 static int read_ndjson(struct run *r, struct input *in, float *vec, struct lm_error *err)
 {
 	struct ndjson_reader nr;
@@ -311,7 +286,8 @@ static int read_ndjson(struct run *r, struct input *in, float *vec, struct lm_er
 		else if (emb)
 			rc = json_get_float_array(emb, vec, r->dim, &n, err);
 		if (!rc && !emb && text && r->enc && r->dim && r->mode != SEARCH_BM25) {
-			rc = embed_query(r, text, text_len, vec, err);
+			/* the index may hold Matryoshka-cut vectors: keep its dimensions */
+			rc = embedrun_text(r->enc, r->prefix, text, text_len, (int)r->dim, 1, vec, err);
 			model = encoder_name(r->enc);
 			hash = encoder_hash(r->enc);
 			n = r->dim;
@@ -556,7 +532,6 @@ out:
 	free(vec);
 	filter_free(filter);
 	encoder_close(r.enc);
-	free(r.text);
 	search_close(r.idx);
 	free(paths);
 	if (rc)

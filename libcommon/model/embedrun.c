@@ -91,14 +91,40 @@ static int fit_context(const struct encoder *enc, struct tok_ids *ids)
 	return 1;
 }
 
-int embedrun_text(struct encoder *enc, const char *text, size_t len, int dims, int normalize,
-		  float *out, struct lm_error *err)
+/* PREFIX (may be NULL) + TEXT, tokenized with the model's special tokens
+ * and appended to IDS; *BUF (*CAP bytes) is scratch for the joined text. */
+static int encode_text(const struct tokenizer *tok, const char *prefix, const char *text, size_t len,
+		       char **buf, size_t *cap, struct tok_ids *ids, struct lm_error *err)
+{
+	size_t plen = prefix ? strlen(prefix) : 0;
+
+	if (plen) {
+		if (plen + len > *cap) {
+			char *p = realloc(*buf, plen + len);
+
+			if (!p)
+				return lm_fail(err, LM_ENOMEM, "out of memory");
+			*buf = p;
+			*cap = plen + len;
+		}
+		memcpy(*buf, prefix, plen);
+		memcpy(*buf + plen, text, len);
+		text = *buf;
+		len += plen;
+	}
+	return tokenizer_encode(tok, text, len, TOK_ADD_SPECIAL, ids, err);
+}
+
+int embedrun_text(struct encoder *enc, const char *prefix, const char *text, size_t len, int dims,
+		  int normalize, float *out, struct lm_error *err)
 {
 	struct tok_ids ids = { 0 };
 	struct encoder_seq seq;
+	char *buf = NULL;
+	size_t cap = 0;
 	int rc;
 
-	rc = tokenizer_encode(encoder_tokenizer(enc), text, len, TOK_ADD_SPECIAL, &ids, err);
+	rc = encode_text(encoder_tokenizer(enc), prefix, text, len, &buf, &cap, &ids, err);
 	if (!rc && ids.n == 0)
 		rc = lm_fail(err, LM_EINVAL, "the text gives no tokens");
 	if (rc)
@@ -109,6 +135,7 @@ int embedrun_text(struct encoder *enc, const char *text, size_t len, int dims, i
 	if (!rc)
 		embedrun_finish_vector(out, encoder_n_out(enc), dims, normalize);
 out:
+	free(buf);
 	tok_ids_free(&ids);
 	return rc;
 }
@@ -147,23 +174,7 @@ static int record_tokens(struct embed_run *r, struct json_doc *doc, struct json_
 					       from ? from : "an unnamed tokenizer", "", tokenizer_name(tok));
 			return lm_fail(err, LM_EINVAL, "the record has no \"text\"");
 		}
-		if (r->cfg->prefix) {
-			size_t plen = strlen(r->cfg->prefix);
-
-			if (plen + len > r->text_cap) {
-				char *p = realloc(r->text, plen + len);
-
-				if (!p)
-					return lm_fail(err, LM_ENOMEM, "out of memory");
-				r->text = p;
-				r->text_cap = plen + len;
-			}
-			memcpy(r->text, r->cfg->prefix, plen);
-			memcpy(r->text + plen, text, len);
-			text = r->text;
-			len += plen;
-		}
-		rc = tokenizer_encode(tok, text, len, TOK_ADD_SPECIAL, &r->scratch, err);
+		rc = encode_text(tok, r->cfg->prefix, text, len, &r->text, &r->text_cap, &r->scratch, err);
 		if (rc)
 			return rc;
 	}

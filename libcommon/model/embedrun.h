@@ -59,10 +59,11 @@ int embedrun_run(struct encoder *enc, const struct embedrun_config *cfg, struct 
  * length when NORMALIZE (a zero vector stays zero).  Returns the length. */
 int embedrun_finish_vector(float *v, int n, int dims, int normalize);
 
-/* One text (special tokens added, cut to the context) into OUT, which
- * holds encoder_n_out floats; the first DIMS (all when <= 0) are the
- * vector, normalised when NORMALIZE: a query for search(1). */
-int embedrun_text(struct encoder *enc, const char *text, size_t len, int dims, int normalize,
-		  float *out, struct lm_error *err);
+/* One text, after PREFIX (may be NULL), with special tokens added and cut
+ * to the context, into OUT, which holds encoder_n_out floats; the first
+ * DIMS (all when <= 0) are the vector, normalised when NORMALIZE: a query
+ * for search(1). */
+int embedrun_text(struct encoder *enc, const char *prefix, const char *text, size_t len, int dims,
+		  int normalize, float *out, struct lm_error *err);
 
 #endif
