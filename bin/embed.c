@@ -62,12 +62,6 @@ static const char *const pooling_names[] = { "none", "mean", "cls", "last", NULL
 static const char *const format_names[] = { "json", "bin", NULL };
 static const char *const dtype_names[] = { "f32", "f16", NULL };
 
-static void report_bad(const struct lm_error *err, void *arg)
-{
-	(void)arg;
-	diag_error("%s (skipped)", err->msg);
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -81,7 +75,7 @@ int main(int argc, char **argv)
 	struct opt_parser op;
 	struct encoder_params params = { .pooling = -1 };
 	struct embedrun_config cfg = { .normalize = 1, .batch_tokens = 8192, .dtype = VECSTREAM_F32,
-				       .report_bad = report_bad };
+				       .report_bad = diag_skipped };
 	struct embedrun_stats st = { 0 };
 	struct lm_error err = { 0 };
 	struct encoder *enc = NULL;

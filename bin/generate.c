@@ -112,12 +112,6 @@ static const char *const kv_names[] = { "f16", "f32", NULL };
 
 enum { MAX_STOPS = 64 };
 
-static void report_bad(const struct lm_error *err, void *arg)
-{
-	(void)arg;
-	diag_error("%s (skipped)", err->msg);
-}
-
 /* The template: the built-in NAME, else the model's tokenizer.chat_template. */
 static int load_template(struct chat_template **t, const char *model, const char *name, struct lm_error *err)
 {
@@ -157,7 +151,7 @@ int main(int argc, char **argv)
 {
 	struct opt_parser op;
 	struct decoder_params params = { 0 };
-	struct genrun_config cfg = { .n_predict = 256, .report_bad = report_bad };
+	struct genrun_config cfg = { .n_predict = 256, .report_bad = diag_skipped };
 	struct genrun_stats st = { 0 };
 	struct lm_error err = { 0 };
 	struct decoder *dec = NULL;

@@ -49,12 +49,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void report_bad(void *arg, const struct lm_error *err)
-{
-	(void)arg;
-	diag_error("%s (skipped)", err->msg);
-}
-
 static int run_encoder(void *arg, const struct encoder_seq *seqs, int n_seq, float *out,
 		       struct lm_error *err)
 {
@@ -91,7 +85,7 @@ static int open_model(struct encoder **enc, const char *path, int threads, struc
 int main(int argc, char **argv)
 {
 	struct opt_parser op;
-	struct rerank_options opt = { .report = report_bad };
+	struct rerank_options opt = { .report = diag_skipped };
 	struct rerank_scorer sc = { 0 };
 	struct lm_error err = { 0 };
 	struct encoder *enc = NULL;

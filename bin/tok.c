@@ -56,12 +56,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void report_bad(const struct lm_error *err, void *arg)
-{
-	(void)arg;
-	diag_error("%s (skipped)", err->msg);
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -74,7 +68,7 @@ int main(int argc, char **argv)
 {
 	struct opt_parser op;
 	struct tokrun_config cfg = { .mode = TOKRUN_ENCODE, .flags = TOK_ADD_SPECIAL,
-				     .report_bad = report_bad };
+				     .report_bad = diag_skipped };
 	struct tokrun_stats st = { 0 };
 	struct lm_error err = { 0 };
 	struct tokenizer *tok = NULL;

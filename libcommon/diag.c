@@ -231,3 +231,9 @@ void diag_close_stdout(void)
 		diag_error("write error");
 	exit(EXIT_DATA);
 }
+
+void diag_skipped(const struct lm_error *err, void *arg)
+{
+	(void)arg;
+	diag_error("%s (skipped)", err->msg);
+}

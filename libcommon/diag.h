@@ -68,6 +68,9 @@ _Noreturn void diag_die(int status, const char *fmt, ...) __attribute__((format(
 /* Print ERR's message as an error; nothing for LM_EPIPE, whose whole point
  * is to stop quietly. */
 void diag_lm_error(const struct lm_error *err);
+/* "prog: MESSAGE (skipped)": the report_bad callback of the record loops
+ * (tokrun, embedrun, genrun, rerank) under --skip-bad; ARG is unused. */
+void diag_skipped(const struct lm_error *err, void *arg);
 
 /* End the program for a libcommon return code: LM_OK exits 0, LM_EPIPE ends
  * quietly as if killed by SIGPIPE (see diag.c for why), anything else exits

@@ -826,7 +826,7 @@ static int bad_record(struct reranker *rr, int rc, struct lm_error *err)
 	if (!rr->opt.skip_bad || (rc != LM_EINVAL && rc != LM_EFORMAT))
 		return rc;
 	if (rr->opt.report)
-		rr->opt.report(rr->opt.report_arg, err);
+		rr->opt.report(err, rr->opt.report_arg);
 	rr->st.bad++;
 	return 0;
 }

@@ -97,7 +97,7 @@ struct rerank_options {
 	int skip_bad;
 	size_t batch_tokens;    /* tokens per scorer call; 0 = 8192 */
 	/* With skip_bad: told about each bad record (ERR names it). */
-	void (*report)(void *arg, const struct lm_error *err);
+	void (*report)(const struct lm_error *err, void *arg);
 	void *report_arg;
 };
 
