@@ -287,6 +287,10 @@ static int sink_start(struct vecconv *c, uint32_t dim, struct lm_error *err)
 			dtype = c->from == VECCONV_BIN ? (int)c->vr.dtype : VECSTREAM_F32;
 		if (c->from == VECCONV_NDJSON || (c->from == VECCONV_BIN && (c->vr.flags & VECSTREAM_META)))
 			flags = VECSTREAM_META;
+		/* Same dtype as the input stream: its trained parameters (i8-dim
+		 * scales, pq codebook) go along, and the codes are copied raw. */
+		if (c->from == VECCONV_BIN && dtype == (int)c->vr.dtype && dim == c->vr.dim)
+			return vecstream_writer_init_codec(&c->vw, c->out, &c->vr.codec, flags, err);
 		return vecstream_writer_init(&c->vw, c->out, (enum vecstream_dtype)dtype, dim, flags, err);
 	case VECCONV_NPY:
 		return npy_writer_init(&c->nw, c->out, dtype == VECSTREAM_F16 ? NPY_F2 : NPY_F4, dim, err);

@@ -12,6 +12,8 @@ static const char *const dtype_names[] = {
 	[VECSTREAM_F16] = "f16",
 	[VECSTREAM_I8] = "i8",
 	[VECSTREAM_BIT] = "bit",
+	[VECSTREAM_I8_DIM] = "i8-dim",
+	[VECSTREAM_PQ] = "pq",
 };
 
 const char *vecstream_dtype_name(enum vecstream_dtype dtype)
@@ -31,7 +33,12 @@ int vecstream_dtype_parse(const char *name, enum vecstream_dtype *dtype, struct 
 			return LM_OK;
 		}
 	}
-	return lm_fail(err, LM_EINVAL, "unknown dtype '%s' (expected f32, f16, i8 or bit)", name);
+	return lm_fail(err, LM_EINVAL, "unknown dtype '%s' (expected f32, f16, i8, bit, i8-dim or pq)", name);
+}
+
+int vecstream_dtype_has_params(enum vecstream_dtype dtype)
+{
+	return dtype == VECSTREAM_I8_DIM || dtype == VECSTREAM_PQ;
 }
 
 size_t vecstream_vector_bytes(enum vecstream_dtype dtype, uint32_t dim)
@@ -45,6 +52,10 @@ size_t vecstream_vector_bytes(enum vecstream_dtype dtype, uint32_t dim)
 		return 4 + (size_t)dim;
 	case VECSTREAM_BIT:
 		return ((size_t)dim + 7) / 8;
+	case VECSTREAM_I8_DIM:
+		return dim;
+	case VECSTREAM_PQ:
+		return 0;
 	}
 	return 0;
 }
@@ -119,6 +130,9 @@ void vecstream_encode(enum vecstream_dtype dtype, uint32_t dim, const float *src
 			if (src[i] > 0)
 				dst[i / 8] |= (unsigned char)(1u << (i % 8));
 		break;
+	case VECSTREAM_I8_DIM:
+	case VECSTREAM_PQ:
+		break;
 	}
 }
 
@@ -144,6 +158,121 @@ void vecstream_decode(enum vecstream_dtype dtype, uint32_t dim, const unsigned c
 	case VECSTREAM_BIT:
 		for (i = 0; i < dim; i++)
 			dst[i] = src[i / 8] >> (i % 8) & 1 ? 1.0f : -1.0f;
+		break;
+	case VECSTREAM_I8_DIM:
+	case VECSTREAM_PQ:
+		break;
+	}
+}
+
+int vecstream_codec_init(struct vecstream_codec *c, enum vecstream_dtype dtype, uint32_t dim, uint32_t pq_m,
+			 struct lm_error *err)
+{
+	memset(c, 0, sizeof *c);
+	if (!vecstream_dtype_name(dtype))
+		return lm_fail(err, LM_EINVAL, "unknown dtype %d", (int)dtype);
+	if (dim < 1 || dim > VECSTREAM_MAX_DIM)
+		return lm_fail(err, LM_EINVAL, "dimension %lu out of range 1..%d", (unsigned long)dim,
+			       VECSTREAM_MAX_DIM);
+	c->dtype = dtype;
+	c->dim = dim;
+	if (dtype == VECSTREAM_I8_DIM) {
+		c->offset = calloc(dim, sizeof *c->offset);
+		c->scale = calloc(dim, sizeof *c->scale);
+		if (!c->offset || !c->scale)
+			goto nomem;
+	} else if (dtype == VECSTREAM_PQ) {
+		if (dim > VECSTREAM_MAX_PQ_DIM)
+			return lm_fail(err, LM_EINVAL, "pq: dimension %lu larger than %d", (unsigned long)dim,
+				       VECSTREAM_MAX_PQ_DIM);
+		if (pq_m < 1 || dim % pq_m)
+			return lm_fail(err, LM_EINVAL, "pq: %lu sub-quantizers do not divide dimension %lu",
+				       (unsigned long)pq_m, (unsigned long)dim);
+		c->pq_m = pq_m;
+		c->centroids = calloc((size_t)VECSTREAM_PQ_K * dim, sizeof *c->centroids);
+		if (!c->centroids)
+			goto nomem;
+	}
+	return LM_OK;
+nomem:
+	vecstream_codec_free(c);
+	return lm_fail(err, LM_ENOMEM, "out of memory for the %s parameters of dimension %lu",
+		       vecstream_dtype_name(dtype), (unsigned long)dim);
+}
+
+void vecstream_codec_free(struct vecstream_codec *c)
+{
+	free(c->offset);
+	free(c->scale);
+	free(c->centroids);
+	memset(c, 0, sizeof *c);
+}
+
+size_t vecstream_codec_bytes(const struct vecstream_codec *c)
+{
+	return c->dtype == VECSTREAM_PQ ? c->pq_m : vecstream_vector_bytes(c->dtype, c->dim);
+}
+
+int vecstream_codec_check(const struct vecstream_codec *c, struct lm_error *err)
+{
+	size_t i, n = (size_t)VECSTREAM_PQ_K * c->dim;
+
+	if (c->dtype == VECSTREAM_I8_DIM)
+		for (i = 0; i < c->dim; i++)
+			if (!isfinite(c->offset[i]) || !isfinite(c->scale[i]) || c->scale[i] < 0)
+				return lm_fail(err, LM_EINVAL, "i8-dim: offset %g or scale %g of dimension %zu "
+					       "is not finite or negative", c->offset[i], c->scale[i], i);
+	if (c->dtype == VECSTREAM_PQ && (c->pq_m < 1 || c->dim % c->pq_m))
+		return lm_fail(err, LM_EINVAL, "pq: %lu sub-quantizers do not divide dimension %lu",
+			       (unsigned long)c->pq_m, (unsigned long)c->dim);
+	if (c->dtype == VECSTREAM_PQ)
+		for (i = 0; i < n; i++)
+			if (!isfinite(c->centroids[i]))
+				return lm_fail(err, LM_EINVAL, "pq: centroid value %zu (sub-quantizer %zu, centroid %zu) "
+					       "is not finite", i, i / ((size_t)VECSTREAM_PQ_K * (c->dim / c->pq_m)),
+					       i / (c->dim / c->pq_m) % VECSTREAM_PQ_K);
+	return LM_OK;
+}
+
+void vecstream_codec_encode(const struct vecstream_codec *c, const float *src, unsigned char *dst)
+{
+	uint32_t i;
+	float q;
+
+	if (c->dtype != VECSTREAM_I8_DIM) {
+		vecstream_encode(c->dtype, c->dim, src, dst);
+		return;
+	}
+	for (i = 0; i < c->dim; i++) {
+		q = c->scale[i] > 0 ? nearbyintf((src[i] - c->offset[i]) / c->scale[i]) : 0;
+		/* written so that NaN lands on 0 */
+		if (!(q > 0))
+			q = 0;
+		if (q > 255)
+			q = 255;
+		dst[i] = (unsigned char)q;
+	}
+}
+
+void vecstream_codec_decode(const struct vecstream_codec *c, const unsigned char *src, float *dst)
+{
+	uint32_t i, j, dsub;
+
+	switch (c->dtype) {
+	case VECSTREAM_I8_DIM:
+		for (i = 0; i < c->dim; i++)
+			dst[i] = c->offset[i] + c->scale[i] * (float)src[i];
+		break;
+	case VECSTREAM_PQ:
+		/* pq.h's layout: sub-quantizer j's centroid q is the dsub floats
+		 * at (j * 256 + q) * dsub. */
+		dsub = c->dim / c->pq_m;
+		for (j = 0; j < c->pq_m; j++)
+			memcpy(dst + (size_t)j * dsub, c->centroids + ((size_t)j * VECSTREAM_PQ_K + src[j]) * dsub,
+			       dsub * sizeof *dst);
+		break;
+	default:
+		vecstream_decode(c->dtype, c->dim, src, dst);
 		break;
 	}
 }
@@ -191,6 +320,84 @@ int vecstream_sniff(struct input *in, struct lm_error *err)
 	return n == VECSTREAM_MAGIC_LEN && !memcmp(p, VECSTREAM_MAGIC, VECSTREAM_MAGIC_LEN);
 }
 
+/* Read N bytes of the parameter block of R's dtype. */
+static int read_params(struct vecstream_reader *r, void *dst, size_t n, struct lm_error *err)
+{
+	int rc = input_read(r->in, dst, n, err);
+
+	if (rc == LM_EOF || rc == LM_EFORMAT)
+		return lm_fail(err, LM_EFORMAT, "%s: binary stream header: dtype %u (%s) parameters truncated at byte %llu",
+			       r->in->name, (unsigned)r->dtype, vecstream_dtype_name(r->dtype),
+			       (unsigned long long)(r->in->offset + r->in->pos));
+	return rc;
+}
+
+static void get_floats(const unsigned char *p, float *dst, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = get_f32(p + 4 * i);
+}
+
+/* The block after the header of i8-dim and pq (vecstream.h). */
+static int open_params(struct vecstream_reader *r, struct lm_error *err)
+{
+	struct vecstream_codec *c = &r->codec;
+	const char *name = r->in->name, *dt = vecstream_dtype_name(r->dtype);
+	unsigned char b[8], *raw = NULL;
+	uint32_t len, m = 1, k;
+	size_t want, n;
+	int rc;
+
+	if (r->dtype == VECSTREAM_PQ && r->dim > VECSTREAM_MAX_PQ_DIM)
+		return lm_fail(err, LM_EFORMAT, "%s: binary stream header: pq dimension %lu larger than %d",
+			       name, (unsigned long)r->dim, VECSTREAM_MAX_PQ_DIM);
+	if ((rc = read_params(r, b, 4, err)))
+		return rc;
+	len = get_u32(b);
+	want = r->dtype == VECSTREAM_PQ ? 8 + (size_t)VECSTREAM_PQ_K * 4 * r->dim : (size_t)8 * r->dim;
+	if (len != want)
+		return lm_fail(err, LM_EFORMAT, "%s: binary stream header: %s parameter block of %lu bytes, "
+			       "expected %zu for dimension %lu", name, dt, (unsigned long)len, want,
+			       (unsigned long)r->dim);
+	if (r->dtype == VECSTREAM_PQ) {
+		if ((rc = read_params(r, b, 8, err)))
+			return rc;
+		m = get_u32(b);
+		k = get_u32(b + 4);
+		if (k != VECSTREAM_PQ_K)
+			return lm_fail(err, LM_EFORMAT, "%s: binary stream header: pq with %lu centroids per "
+				       "sub-quantizer (only %d is defined)", name, (unsigned long)k, VECSTREAM_PQ_K);
+		if (m < 1 || r->dim % m)
+			return lm_fail(err, LM_EFORMAT, "%s: binary stream header: pq: %lu sub-quantizers do not "
+				       "divide dimension %lu", name, (unsigned long)m, (unsigned long)r->dim);
+		want -= 8;
+	}
+	if ((rc = vecstream_codec_init(c, r->dtype, r->dim, m, err)))
+		return rc == LM_ENOMEM ? lm_error_prefix(err, "%s: ", name) : rc;
+	raw = malloc(want);
+	if (!raw)
+		return lm_fail(err, LM_ENOMEM, "%s: out of memory for %zu bytes of %s parameters", name, want, dt);
+	if ((rc = read_params(r, raw, want, err)))
+		goto out;
+	n = want / 4;
+	if (r->dtype == VECSTREAM_PQ) {
+		get_floats(raw, c->centroids, n);
+	} else {
+		get_floats(raw, c->offset, n / 2);
+		get_floats(raw + 4 * (n / 2), c->scale, n / 2);
+	}
+	if ((rc = vecstream_codec_check(c, err))) {
+		rc = LM_EFORMAT;
+		lm_error_prefix(err, "%s: binary stream header: ", name);
+		err->code = LM_EFORMAT;
+	}
+out:
+	free(raw);
+	return rc;
+}
+
 int vecstream_open_reader(struct vecstream_reader *r, struct input *in, struct lm_error *err)
 {
 	unsigned char h[VECSTREAM_HEADER_LEN];
@@ -224,7 +431,13 @@ int vecstream_open_reader(struct vecstream_reader *r, struct input *in, struct l
 	if (r->dim < 1 || r->dim > VECSTREAM_MAX_DIM)
 		return lm_fail(err, LM_EFORMAT, "%s: binary stream header: dimension %lu out of range 1..%d",
 			       in->name, (unsigned long)r->dim, VECSTREAM_MAX_DIM);
-	r->vec_bytes = vecstream_vector_bytes(r->dtype, r->dim);
+	r->codec.dtype = r->dtype;
+	r->codec.dim = r->dim;
+	if (vecstream_dtype_has_params(r->dtype) && (rc = open_params(r, err))) {
+		vecstream_close_reader(r);
+		return rc;
+	}
+	r->vec_bytes = vecstream_codec_bytes(&r->codec);
 	r->id = malloc(VECSTREAM_MAX_ID + 1);
 	r->vec = malloc(r->vec_bytes);
 	r->meta = malloc(1);
@@ -313,11 +526,12 @@ int vecstream_next(struct vecstream_reader *r, struct vecstream_record *rec, str
 
 void vecstream_record_floats(const struct vecstream_reader *r, const struct vecstream_record *rec, float *dst)
 {
-	vecstream_decode(r->dtype, r->dim, rec->vec, dst);
+	vecstream_codec_decode(&r->codec, rec->vec, dst);
 }
 
 void vecstream_close_reader(struct vecstream_reader *r)
 {
+	vecstream_codec_free(&r->codec);
 	free(r->id);
 	free(r->vec);
 	free(r->meta);
@@ -327,31 +541,87 @@ void vecstream_close_reader(struct vecstream_reader *r)
 int vecstream_writer_init(struct vecstream_writer *w, struct output *out, enum vecstream_dtype dtype,
 			  uint32_t dim, unsigned flags, struct lm_error *err)
 {
-	unsigned char h[VECSTREAM_HEADER_LEN];
+	struct vecstream_codec c = { .dtype = dtype, .dim = dim };
 
 	memset(w, 0, sizeof *w);
-	if (!vecstream_dtype_name(dtype))
-		return lm_fail(err, LM_EINVAL, "%s: unknown dtype %d", out->name, (int)dtype);
-	if (dim < 1 || dim > VECSTREAM_MAX_DIM)
+	if (vecstream_dtype_has_params(dtype))
+		return lm_fail(err, LM_EINVAL, "%s: dtype %s needs trained parameters (make it with quantize --vectors)",
+			       out->name, vecstream_dtype_name(dtype));
+	return vecstream_writer_init_codec(w, out, &c, flags, err);
+}
+
+static int write_floats(struct output *out, const float *x, size_t n, struct lm_error *err)
+{
+	unsigned char b[4 * 256];
+	size_t i, k;
+	int rc;
+
+	for (i = 0; i < n; i += k) {
+		for (k = 0; k < 256 && i + k < n; k++)
+			put_f32(b + 4 * k, x[i + k]);
+		if ((rc = output_write(out, b, 4 * k, err)))
+			return rc;
+	}
+	return LM_OK;
+}
+
+static int write_params(struct output *out, const struct vecstream_codec *c, struct lm_error *err)
+{
+	unsigned char b[12];
+	int rc;
+
+	if (c->dtype == VECSTREAM_I8_DIM) {
+		put_u32(b, 8 * c->dim);
+		if ((rc = output_write(out, b, 4, err)) || (rc = write_floats(out, c->offset, c->dim, err)))
+			return rc;
+		return write_floats(out, c->scale, c->dim, err);
+	}
+	put_u32(b, 8 + (uint32_t)VECSTREAM_PQ_K * 4 * c->dim);
+	put_u32(b + 4, c->pq_m);
+	put_u32(b + 8, VECSTREAM_PQ_K);
+	if ((rc = output_write(out, b, 12, err)))
+		return rc;
+	return write_floats(out, c->centroids, (size_t)VECSTREAM_PQ_K * c->dim, err);
+}
+
+int vecstream_writer_init_codec(struct vecstream_writer *w, struct output *out, const struct vecstream_codec *c,
+				unsigned flags, struct lm_error *err)
+{
+	unsigned char h[VECSTREAM_HEADER_LEN];
+	int rc;
+
+	memset(w, 0, sizeof *w);
+	if (!vecstream_dtype_name(c->dtype))
+		return lm_fail(err, LM_EINVAL, "%s: unknown dtype %d", out->name, (int)c->dtype);
+	if (c->dim < 1 || c->dim > VECSTREAM_MAX_DIM)
 		return lm_fail(err, LM_EINVAL, "%s: dimension %lu out of range 1..%d",
-			       out->name, (unsigned long)dim, VECSTREAM_MAX_DIM);
+			       out->name, (unsigned long)c->dim, VECSTREAM_MAX_DIM);
 	if (flags & ~VECSTREAM_META)
 		return lm_fail(err, LM_EINVAL, "%s: unknown flags 0x%x", out->name, flags);
+	if (c->dtype == VECSTREAM_PQ && (c->dim > VECSTREAM_MAX_PQ_DIM || c->pq_m < 1 || c->dim % c->pq_m))
+		return lm_fail(err, LM_EINVAL, "%s: pq with %lu sub-quantizers for dimension %lu (at most %d, "
+			       "divided by m)", out->name, (unsigned long)c->pq_m, (unsigned long)c->dim,
+			       VECSTREAM_MAX_PQ_DIM);
+	if (vecstream_dtype_has_params(c->dtype) && (rc = vecstream_codec_check(c, err)))
+		return lm_error_prefix(err, "%s: ", out->name);
 	w->out = out;
-	w->dtype = dtype;
-	w->dim = dim;
+	w->codec = *c;
+	w->dtype = c->dtype;
+	w->dim = c->dim;
 	w->flags = flags;
-	w->vec_bytes = vecstream_vector_bytes(dtype, dim);
+	w->vec_bytes = vecstream_codec_bytes(c);
 	w->scratch = malloc(w->vec_bytes);
 	if (!w->scratch)
 		return lm_fail(err, LM_ENOMEM, "%s: out of memory", out->name);
 	memcpy(h, VECSTREAM_MAGIC, VECSTREAM_MAGIC_LEN);
 	h[8] = VECSTREAM_VERSION & 0xff;
 	h[9] = VECSTREAM_VERSION >> 8;
-	h[10] = (unsigned char)dtype;
+	h[10] = (unsigned char)c->dtype;
 	h[11] = (unsigned char)flags;
-	put_u32(h + 12, dim);
-	return output_write(out, h, sizeof h, err);
+	put_u32(h + 12, c->dim);
+	if ((rc = output_write(out, h, sizeof h, err)))
+		return rc;
+	return vecstream_dtype_has_params(c->dtype) ? write_params(out, c, err) : LM_OK;
 }
 
 int vecstream_write_raw(struct vecstream_writer *w, const char *id, size_t id_len, const void *vec,
@@ -395,13 +665,15 @@ int vecstream_write(struct vecstream_writer *w, const char *id, size_t id_len, c
 {
 	uint32_t i;
 
+	if (w->dtype == VECSTREAM_PQ)
+		return lm_fail(err, LM_EINVAL, "%s: pq codes are chosen by vecquant.h and written raw", w->out->name);
 	/* A NaN or infinity has no int8 code and would poison the scale. */
-	if (w->dtype == VECSTREAM_I8)
+	if (w->dtype == VECSTREAM_I8 || w->dtype == VECSTREAM_I8_DIM)
 		for (i = 0; i < w->dim; i++)
 			if (!isfinite(vec[i]))
 				return lm_fail(err, LM_EINVAL, "%s: record %llu: value %lu is not finite",
 					       w->out->name, (unsigned long long)w->records + 1, (unsigned long)i);
-	vecstream_encode(w->dtype, w->dim, vec, w->scratch);
+	vecstream_codec_encode(&w->codec, vec, w->scratch);
 	return vecstream_write_raw(w, id, id_len, w->scratch, meta, meta_len, err);
 }
 
