@@ -1341,6 +1341,13 @@ const struct quant_kernels quant_kernels_scalar = {
 		[DTYPE_F32] = from_float_f32, [DTYPE_F16] = quant_ref_f16, [DTYPE_BF16] = quant_ref_bf16,
 		[DTYPE_Q8_0] = quant_ref_q8_0, [DTYPE_Q8_1] = quant_ref_q8_1, [DTYPE_Q8_K] = quant_ref_q8_K,
 	},
+	.quantize_row = {
+		[DTYPE_F32] = from_float_f32, [DTYPE_F16] = quant_ref_f16, [DTYPE_BF16] = quant_ref_bf16,
+		[DTYPE_Q4_0] = quant_ref_q4_0, [DTYPE_Q4_1] = quant_ref_q4_1, [DTYPE_Q5_0] = quant_ref_q5_0,
+		[DTYPE_Q5_1] = quant_ref_q5_1, [DTYPE_Q8_0] = quant_ref_q8_0, [DTYPE_Q8_1] = quant_ref_q8_1,
+		[DTYPE_Q2_K] = quant_ref_q2_K, [DTYPE_Q3_K] = quant_ref_q3_K, [DTYPE_Q4_K] = quant_ref_q4_K,
+		[DTYPE_Q5_K] = quant_ref_q5_K, [DTYPE_Q6_K] = quant_ref_q6_K, [DTYPE_Q8_K] = quant_ref_q8_K,
+	},
 };
 
 static void (*const quantize_ref[DTYPE_COUNT])(const float *, void *, int64_t) = {
@@ -1380,6 +1387,11 @@ static void merge_tables(void)
 			continue;
 		*k = *own[level];
 		k->level = (enum cpu_level)level;
+#if defined(__x86_64__)
+		/* the reference quantisers have one SIMD version, AVX2 */
+		if (level == CPU_AVX2)
+			memcpy(k->quantize_row, quant_ref_simd_avx2, sizeof k->quantize_row);
+#endif
 		for (t = 0; below && t < DTYPE_COUNT; t++) {
 			if (!k->vec_dot[t])
 				k->vec_dot[t] = below->vec_dot[t];
@@ -1387,6 +1399,8 @@ static void merge_tables(void)
 				k->dequantize_row[t] = below->dequantize_row[t];
 			if (!k->from_float[t])
 				k->from_float[t] = below->from_float[t];
+			if (!k->quantize_row[t])
+				k->quantize_row[t] = below->quantize_row[t];
 		}
 		tables[level] = k;
 		below = k;
@@ -1445,6 +1459,11 @@ void quant_dequantize_row(enum dtype type, const void *src, float *dst, int64_t 
 void quant_quantize_row_ref(enum dtype type, const float *src, void *dst, int64_t n)
 {
 	quantize_ref[type](src, dst, n);
+}
+
+void quant_quantize_row(enum dtype type, const float *src, void *dst, int64_t n)
+{
+	quant_kernels()->quantize_row[type](src, dst, n);
 }
 
 void quant_from_float(enum dtype dot_type, const float *src, void *dst, int64_t n)

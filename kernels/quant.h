@@ -39,6 +39,10 @@ void quant_dequantize_row(enum dtype type, const void *src, float *dst, int64_t 
  * byte for byte: N floats (whole blocks) into blocks of TYPE at DST.
  * Always the scalar code: its output is the contract. */
 void quant_quantize_row_ref(enum dtype type, const float *src, void *dst, int64_t n);
+/* The same bytes as quant_quantize_row_ref, from the best level: the SIMD
+ * levels repeat the reference's float operations in its order (the tests
+ * compare every level with it). */
+void quant_quantize_row(enum dtype type, const float *src, void *dst, int64_t n);
 
 /* Activation conversion for dot products: N floats into DOT_TYPE (one of
  * F32, F16, BF16, Q8_0, Q8_1, Q8_K), as ggml's from_float for that type;
@@ -54,6 +58,8 @@ struct quant_kernels {
 	quant_vec_dot_fn *vec_dot[DTYPE_COUNT];          /* NULL where unsupported */
 	void (*dequantize_row[DTYPE_COUNT])(const void *src, float *dst, int64_t n);
 	void (*from_float[DTYPE_COUNT])(const float *src, void *dst, int64_t n);
+	/* quant_quantize_row_ref's bytes, at this level's speed */
+	void (*quantize_row[DTYPE_COUNT])(const float *src, void *dst, int64_t n);
 };
 
 const struct quant_kernels *quant_kernels(void);

@@ -157,6 +157,9 @@ extern const struct quant_kernels quant_kernels_scalar;
 extern const struct quant_kernels quant_kernels_avx2;
 extern const struct quant_kernels quant_kernels_avx512;
 extern const struct quant_kernels quant_kernels_avx512_vnni;
+/* quant_ref_simd.c: reference quantisers with AVX2 (same bytes), the
+ * quantize_row entries of the AVX2 level and above; NULL where none. */
+extern void (*const quant_ref_simd_avx2[DTYPE_COUNT])(const float *src, void *dst, int64_t n);
 #endif
 
 #endif

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "atomic.h"
 #include "convert.h"
@@ -424,7 +426,7 @@ static int make_plan(const struct gguf_file *f, const struct quantize_options *o
 }
 
 /* One tensor's conversion, a slab of rows at a time. */
-enum { SLAB_ELEMS = 1 << 22, TASK_ELEMS = 1 << 16 };
+enum { SLAB_ELEMS = 1 << 22, TASK_ELEMS = 1 << 16, COPY_BYTES = 1 << 24 };
 
 struct row_task_result {
 	double sq, max;
@@ -442,7 +444,13 @@ struct job {
 	unsigned char *out;
 	float **scratch;        /* per thread: 2 * n_per_row floats */
 	struct row_task_result *res;
-	int fail;
+	/* the previous slab's bytes, written by task 0 while this one is
+	 * converted, so that the writing overlaps the work */
+	struct output *sink;
+	const unsigned char *pending;
+	size_t pending_bytes;
+	int write_rc;
+	struct lm_error write_err;
 };
 
 static void to_floats(enum dtype type, const void *src, float *dst, int64_t n)
@@ -461,7 +469,7 @@ static void from_floats(enum dtype type, const float *src, void *dst, int64_t n)
 	case DTYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
 	case DTYPE_F16: convert_f32_to_f16(src, dst, (size_t)n); break;
 	case DTYPE_BF16: convert_f32_to_bf16(src, dst, (size_t)n); break;
-	default: quant_quantize_row_ref(type, src, dst, n); break;
+	default: quant_quantize_row(type, src, dst, n); break;
 	}
 }
 
@@ -470,14 +478,72 @@ static int is_float_type(enum dtype t)
 	return t == DTYPE_F32 || t == DTYPE_F16 || t == DTYPE_BF16;
 }
 
+/* 1 when one of the N floats at X is NaN or infinite: an exponent of all
+ * ones plus one carries into bit 31.  Four lanes at a time, no branch. */
+static int any_nonfinite(const float *x, int64_t n)
+{
+	typedef uint32_t u32x4 __attribute__((vector_size(16)));
+	u32x4 acc = { 0, 0, 0, 0 }, v;
+	uint32_t all = 0, u;
+	int64_t c = 0;
+
+	for (; c + 4 <= n; c += 4) {
+		memcpy(&v, x + c, sizeof v);
+		acc |= (v & 0x7f800000u) + 0x00800000u;
+	}
+	for (; c < n; c++) {
+		memcpy(&u, x + c, sizeof u);
+		all |= (u & 0x7f800000u) + 0x00800000u;
+	}
+	all |= acc[0] | acc[1] | acc[2] | acc[3];
+	return (all & 0x80000000u) != 0;
+}
+
+/* Sum of squares and largest magnitude of X - Y (in double), four
+ * running sums so that the additions do not wait on each other. */
+static void row_errors(const float *x, const float *y, int64_t n, double *sq, double *max)
+{
+	double s[4] = { 0 }, m[4] = { 0 };
+	int64_t c = 0;
+
+	for (; c + 4 <= n; c += 4) {
+		for (int k = 0; k < 4; k++) {
+			double d = fabs((double)x[c + k] - (double)y[c + k]);
+
+			s[k] += d * d;
+			m[k] = d > m[k] ? d : m[k];
+		}
+	}
+	for (; c < n; c++) {
+		double d = fabs((double)x[c] - (double)y[c]);
+
+		s[0] += d * d;
+		m[0] = d > m[0] ? d : m[0];
+	}
+	*sq += (s[0] + s[1]) + (s[2] + s[3]);
+	for (int k = 0; k < 4; k++)
+		if (m[k] > *max)
+			*max = m[k];
+}
+
 static void row_task(int64_t task, int thread, void *arg)
 {
 	struct job *j = arg;
-	struct row_task_result *r = &j->res[task];
-	int64_t n = j->n_per_row, r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
+	struct row_task_result *r;
+	int64_t n = j->n_per_row, r0, r1;
 	float *x = j->scratch[thread], *y = x + n;
 	const unsigned char *in = j->p->t->data;
 
+	if (j->pending) {
+		if (task == 0) {
+			j->write_rc = output_write(j->sink, j->pending, j->pending_bytes, &j->write_err);
+			return;
+		}
+		task--;
+	}
+	r = &j->res[task];
+	r0 = task * j->rows_per_task;
+	r1 = r0 + j->rows_per_task;
 	if (r1 > j->nrows)
 		r1 = j->nrows;
 	r->sq = 0;
@@ -485,42 +551,51 @@ static void row_task(int64_t task, int thread, void *arg)
 	r->bad_row = -1;
 	for (int64_t row = r0; row < r1; row++) {
 		unsigned char *dst = j->out + (size_t)row * j->row_out;
-		double sq = 0;
 
 		to_floats(j->p->t->type, in + (size_t)(j->row0 + row) * j->row_in, x, n);
-		for (int64_t c = 0; c < n; c++) {
-			if (!isfinite(x[c])) {
-				r->bad_row = j->row0 + row;
-				r->bad_col = c;
-				r->bad_val = x[c];
-				return;
+		if (any_nonfinite(x, n)) {
+			for (int64_t c = 0; c < n; c++) {
+				if (!isfinite(x[c])) {
+					r->bad_row = j->row0 + row;
+					r->bad_col = c;
+					r->bad_val = x[c];
+					return;
+				}
 			}
 		}
 		from_floats(j->p->to, x, dst, n);
 		to_floats(j->p->to, dst, y, n);
-		for (int64_t c = 0; c < n; c++) {
-			double d = fabs((double)x[c] - (double)y[c]);
-
-			sq += d * d;
-			if (d > r->max)
-				r->max = d;
-		}
-		r->sq += sq;
+		row_errors(x, y, n, &r->sq, &r->max);
 	}
 }
 
+/* The input is gguf_open's read-only private mapping of the file: bytes
+ * that are done with are dropped from this process (they stay in the page
+ * cache, and would fault back in if read again), so the resident set stays
+ * at about one slab however large the model. */
+static void release_input(const void *data, size_t nbytes)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)data + page - 1) & ~(page - 1);
+	uintptr_t b = ((uintptr_t)data + nbytes) & ~(page - 1);
+
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* Float tensors that are copied are still checked for NaN/Inf, as
- * llama.cpp's loader does (check_tensors). */
-static int check_finite(const struct plan *p, float *buf, int64_t n_per_row, size_t row_in,
-			struct lm_error *err)
+ * llama.cpp's loader does (check_tensors): rows [R0, R0 + NR). */
+static int check_finite(const struct plan *p, float *buf, int64_t n_per_row, size_t row_in, int64_t r0,
+			int64_t nr, struct lm_error *err)
 {
 	const struct gguf_tensor *t = p->t;
-	int64_t nrows = n_per_row ? (int64_t)(t->nbytes / row_in) : 0;
 
 	if (!is_float_type(t->type))
 		return LM_OK;
-	for (int64_t r = 0; r < nrows; r++) {
+	for (int64_t r = r0; r < r0 + nr; r++) {
 		to_floats(t->type, (const unsigned char *)t->data + (size_t)r * row_in, buf, n_per_row);
+		if (!any_nonfinite(buf, n_per_row))
+			continue;
 		for (int64_t c = 0; c < n_per_row; c++)
 			if (!isfinite(buf[c]))
 				return lm_fail(err, LM_EFORMAT, "tensor '%s': %s weight at row %lld, column %lld",
@@ -538,7 +613,33 @@ struct run {
 	float **scratch;
 	struct quantize_totals *tot;
 	uint64_t index;
+	/* two slab buffers and the task results, kept from tensor to tensor
+	 * (fresh pages for every tensor cost a page fault per page) */
+	unsigned char *bufs[2];
+	size_t buf_bytes;
+	struct row_task_result *res;
+	size_t n_res;
 };
+
+/* RUN's buffers made at least BYTES and N_RES long. */
+static int grow_buffers(struct run *run, size_t bytes, size_t n_res, const char *name, struct lm_error *err)
+{
+	if (bytes > run->buf_bytes) {
+		for (int k = 0; k < 2; k++) {
+			free(run->bufs[k]);
+			run->bufs[k] = malloc(bytes);
+		}
+		run->buf_bytes = run->bufs[0] && run->bufs[1] ? bytes : 0;
+	}
+	if (n_res > run->n_res) {
+		free(run->res);
+		run->res = malloc(n_res * sizeof *run->res);
+		run->n_res = run->res ? n_res : 0;
+	}
+	if (run->buf_bytes < bytes || run->n_res < n_res)
+		return lm_fail(err, LM_ENOMEM, "tensor '%s': out of memory", name);
+	return LM_OK;
+}
 
 /* Convert (or copy) tensor P, writing its bytes to OUT when not NULL, and
  * report it. */
@@ -569,10 +670,19 @@ static int do_tensor(struct run *run, const struct plan *p, struct output *out, 
 	rep.count = run->f->n_tensors;
 
 	if (p->to == t->type) {
-		if ((rc = check_finite(p, run->scratch[0], j.n_per_row, j.row_in, err)))
-			return rc;
-		if (out && (rc = output_write(out, t->data, t->nbytes, err)))
-			return rc;
+		/* in pieces, so that what is resident stays small */
+		int64_t step = j.row_in && COPY_BYTES / j.row_in ? (int64_t)(COPY_BYTES / j.row_in) : 1;
+
+		for (int64_t r = 0; j.row_in && r < nrows; r += step) {
+			int64_t nr = nrows - r < step ? nrows - r : step;
+			const unsigned char *src = (const unsigned char *)t->data + (size_t)r * j.row_in;
+
+			if ((rc = check_finite(p, run->scratch[0], j.n_per_row, j.row_in, r, nr, err)))
+				return rc;
+			if (out && (rc = output_write(out, src, (size_t)nr * j.row_in, err)))
+				return rc;
+			release_input(src, (size_t)nr * j.row_in);
+		}
 	} else {
 		if (!is_float_type(t->type) && !quant_supported(t->type))
 			return lm_fail(err, LM_EFORMAT, "tensor '%s': cannot convert from type %s",
@@ -587,16 +697,24 @@ static int do_tensor(struct run *run, const struct plan *p, struct output *out, 
 		if (j.rows_per_task < 1)
 			j.rows_per_task = 1;
 		j.scratch = run->scratch;
-		j.out = malloc((size_t)max_rows * j.row_out);
-		j.res = malloc(sizeof *j.res * (size_t)((max_rows + j.rows_per_task - 1) / j.rows_per_task));
-		if (!j.out || !j.res) {
-			rc = lm_fail(err, LM_ENOMEM, "tensor '%s': out of memory", t->name);
+		j.sink = out;
+		if ((rc = grow_buffers(run, (size_t)max_rows * j.row_out,
+				       (size_t)((max_rows + j.rows_per_task - 1) / j.rows_per_task), t->name, err)))
 			goto out;
-		}
+		j.res = run->res;
 		for (j.row0 = 0; j.row0 < nrows; j.row0 += j.nrows) {
 			j.nrows = nrows - j.row0 < max_rows ? nrows - j.row0 : max_rows;
+			j.out = run->bufs[(j.row0 / max_rows) % 2];
 			ntasks = (j.nrows + j.rows_per_task - 1) / j.rows_per_task;
-			threadpool_run(run->pool, ntasks, row_task, &j);
+			threadpool_run(run->pool, ntasks + (j.pending != NULL), row_task, &j);
+			release_input((const unsigned char *)t->data + (size_t)j.row0 * j.row_in,
+				      (size_t)j.nrows * j.row_in);
+			if (j.pending && j.write_rc) {
+				rc = j.write_rc;
+				*err = j.write_err;
+				goto out;
+			}
+			j.pending = NULL;
 			for (int64_t k = 0; k < ntasks; k++) {
 				const struct row_task_result *r = &j.res[k];
 
@@ -610,9 +728,13 @@ static int do_tensor(struct run *run, const struct plan *p, struct output *out, 
 				if (r->max > rep.max_err)
 					rep.max_err = r->max;
 			}
-			if (out && (rc = output_write(out, j.out, (size_t)j.nrows * j.row_out, err)))
-				goto out;
+			if (out) {
+				j.pending = j.out;
+				j.pending_bytes = (size_t)j.nrows * j.row_out;
+			}
 		}
+		if (j.pending && (rc = output_write(out, j.pending, j.pending_bytes, err)))
+			goto out;
 		run->tot->sq_err += rep.rmse;
 		run->tot->err_elements += (uint64_t)nrows * (uint64_t)j.n_per_row;
 		if (rep.max_err > run->tot->max_err)
@@ -629,8 +751,6 @@ static int do_tensor(struct run *run, const struct plan *p, struct output *out, 
 	if (run->opt->report)
 		run->opt->report(&rep, run->opt->report_arg);
 out:
-	free(j.out);
-	free(j.res);
 	return rc;
 }
 
@@ -744,6 +864,9 @@ out:
 		for (int k = 0; k < threads; k++)
 			free(run.scratch[k]);
 	free(run.scratch);
+	free(run.bufs[0]);
+	free(run.bufs[1]);
+	free(run.res);
 	free(run.plan);
 	free(args);
 	gguf_close(f);

@@ -17,8 +17,9 @@
  *  - Rows whose length is not a multiple of the type's block fall back as
  *    llama.cpp does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K/Q3_K ->
  *    Q4_0, else F16); the report says so.
- *  - Bytes come from quant_quantize_row_ref, so they are llama.cpp's.  Input
- *    F32/F16/BF16 is converted exactly; other quantized input is
+ *  - Bytes are quant_quantize_row_ref's (through quant_quantize_row, its
+ *    SIMD twin), so llama.cpp's.  Input F32/F16/BF16 is converted
+ *    exactly; other quantized input is
  *    dequantized first (the report flags it).  A NaN or infinite weight in
  *    a float tensor is an error naming the tensor, row and column.
  *  - Key/values are copied in order, except general.quantization_version
@@ -26,9 +27,12 @@
  *    does, and the split.* keys, dropped.  Tensors are written in llama.cpp's
  *    order, so for the same input our file is llama.cpp's file.
  *
- * Memory stays bounded: the input is mapped, and each tensor is converted
- * and written a slab of rows at a time (rows split over threads).  The
- * output appears atomically (atomic.h) or not at all.
+ * Memory stays bounded: the input is mapped, each tensor is converted a
+ * slab of rows at a time (rows split over threads, the previous slab
+ * written meanwhile), and input pages that are done with are dropped from
+ * the process (madvise), so the resident set is a few slabs (about 30 MB),
+ * however large the model.  The output appears atomically (atomic.h) or
+ * not at all.
  */
 #ifndef LMPIPE_QUANTIZE_H
 #define LMPIPE_QUANTIZE_H

@@ -7,7 +7,8 @@
 # BF16 blocks (tests/ref/quantize_check.py) for the reported errors; the
 # type rules of llama.cpp's llama-quant.cpp worked out by hand for the
 # mixture checks; llama.cpp's greedy output for the imported stories260K
-# (its known text, ../shared/README.md).  Parts whose reference is absent
+# (its known text, ../shared/README.md); the scalar reference quantizers
+# (LMPIPE_CPU=scalar) for the SIMD ones.  Parts whose reference is absent
 # are skipped with the reason.
 . "$(dirname "$0")/lib.sh"
 
@@ -166,6 +167,15 @@ test_expect_success 'NaN weight refused naming the tensor; no output' '
 	grep -q "tensor .blk.0.ffn_down.weight.: NaN weight at row 255, column 767" err &&
 	! test -e nan.gguf &&
 	expect_exit 1 quantize -t f32 r.gguf nan.gguf 2>/dev/null && ! test -e nan.gguf
+'
+
+test_expect_success 'the SIMD quantizers write the scalar reference.s bytes (LMPIPE_CPU=scalar)' '
+	toktok && rand --layers 2 &&
+	for t in q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k_m q4_k_m q5_k_m q6_k; do
+		quantize -q --pure -t $t r.gguf simd.gguf &&
+		LMPIPE_CPU=scalar quantize -q --pure -t $t r.gguf scalar.gguf &&
+		cmp simd.gguf scalar.gguf || exit 1
+	done
 '
 
 # llama.cpp byte identity: every type and mixture on F32, F16 and BF16

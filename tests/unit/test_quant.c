@@ -1,7 +1,9 @@
 /* test_quant - kernels/quant.h: hand-computed blocks, the type contract,
  * and every SIMD level against the scalar one on random rows of 1 to
- * several blocks.  (Byte identity with llama.cpp itself is
- * tests/cli/t0800-quant-ggml.sh.) */
+ * several blocks; every level's quantize_row against the reference
+ * quantiser on random and structured rows.  (Byte identity with llama.cpp
+ * itself is tests/cli/t0800-quant-ggml.sh and, through quantize(1),
+ * tests/cli/t0840-quantize.sh.) */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -298,6 +300,95 @@ static void test_levels(void)
 	free(xl);
 }
 
+/* Row I of the structured inputs for quantize_row: the cases where a
+ * search or a tie-break could go another way. */
+static void pattern_row(int pat, float *x, int64_t n)
+{
+	int64_t i;
+
+	for (i = 0; i < n; i++) {
+		float g = normal();
+
+		switch (pat) {
+		case 0: x[i] = g; break;
+		case 1: x[i] = g * 0.02f; break;                              /* weight-like */
+		case 2: x[i] = fabsf(g) + 0.5f; break;                         /* all positive: min > 0 */
+		case 3: x[i] = -fabsf(g) * 3e4f; break;                        /* all negative, large */
+		case 4: x[i] = 0.f; break;
+		case 5: x[i] = 1e-20f; break;                                  /* constant below the group epsilon */
+		case 6: x[i] = -3e4f; break;                                   /* constant */
+		case 7: x[i] = i % 61 == 5 ? g * 100 : g * 0.01f; break;      /* outliers */
+		case 8: x[i] = g * 1e-30f; break;
+		case 9: x[i] = g * 1e6f; break;
+		case 10: x[i] = (float)((i * 7) % 65 - 32) * 0.25f; break;     /* steps: rounding ties */
+		case 11: x[i] = i % 32 < 4 ? 0.f : (i % 2 ? 1.f : -1.f); break; /* two levels */
+		case 12: x[i] = i % 3 == 0 ? -0.0f : i % 16 == 1 ? g : 0.f; break; /* signed zeros, sparse */
+		case 13: x[i] = i % 8 == 0 ? 2.f : i % 8 == 4 ? -2.f : g * 0.5f; break; /* +-amax ties */
+		case 14: x[i] = g * 1e-36f; break;                             /* some subnormal */
+		default: x[i] = g * (float)(1 + (i / 32) % 5) * (i % 2 ? 1e-3f : 1e-2f); break; /* mixed scales */
+		}
+	}
+}
+
+enum { N_PATTERNS = 16 };
+
+static void test_quantize_row_levels(void)
+{
+	static const int blocks[] = { 1, 3, 8 };
+	int64_t nmax = 8 * 256, n;
+	float *x = malloc(nmax * sizeof *x);
+	uint8_t *want = malloc(nmax * 4), *got = malloc(nmax * 4);
+	int level, pat, rep, missing = 0;
+	size_t t, b;
+
+	for (t = 0; t < N_TYPES; t++)
+		missing += quant_kernels()->quantize_row[all_types[t]] == NULL;
+	ok(!missing, "every type has a quantize_row at the dispatched level");
+	for (level = CPU_SCALAR; level < CPU_LEVEL_COUNT; level++) {
+		const struct quant_kernels *k = quant_kernels_at((enum cpu_level)level);
+
+		if (!k) {
+			ok(1, "# SKIP %s: not available on this CPU", cpu_level_name((enum cpu_level)level));
+			continue;
+		}
+		for (t = 0; t < N_TYPES; t++) {
+			enum dtype type = all_types[t];
+			int same = 1, rows = 0, first_bad = -1;
+
+			for (b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
+				n = blocks[b] * dtype_block_size(type);
+				for (pat = 0; pat < N_PATTERNS + 40; pat++) {
+					/* patterns past N_PATTERNS: more random rows of varied scale */
+					for (rep = 0; rep < (pat < N_PATTERNS ? 2 : 1); rep++) {
+						pattern_row(pat < N_PATTERNS ? pat : N_PATTERNS, x, n);
+						quant_quantize_row_ref(type, x, want, n);
+						memset(got, 0xA5, row_bytes(type, n));
+						k->quantize_row[type](x, got, n);
+						rows++;
+						if (memcmp(want, got, row_bytes(type, n)) && same) {
+							same = 0;
+							first_bad = pat;
+						}
+					}
+				}
+			}
+			ok(same, "%s %s: quantize_row bytes identical to the reference (%d rows%s)",
+			   cpu_level_name((enum cpu_level)level), dtype_name(type), rows,
+			   first_bad >= 0 ? ", first difference on a structured pattern" : "");
+			if (first_bad >= 0)
+				diag("pattern %d", first_bad);
+		}
+	}
+	/* the public entry is the dispatched level's */
+	pattern_row(0, x, 512);
+	quant_quantize_row_ref(DTYPE_Q4_K, x, want, 512);
+	quant_quantize_row(DTYPE_Q4_K, x, got, 512);
+	ok(!memcmp(want, got, row_bytes(DTYPE_Q4_K, 512)), "quant_quantize_row gives the reference's bytes");
+	free(x);
+	free(want);
+	free(got);
+}
+
 static void test_gemv(void)
 {
 	int64_t n = 512, rows = 9, r, i;
@@ -334,6 +425,7 @@ int main(void)
 	test_zero_and_constant_rows();
 	test_scalar_dot_vs_decoded();
 	test_levels();
+	test_quantize_row_levels();
 	test_gemv();
 	return tap_done();
 }
