@@ -14,6 +14,8 @@
 #include "model/chat.h"
 #include "model/decoder.h"
 #include "model/genrun.h"
+#include "model/grammar.h"
+#include "model/jsonschema.h"
 #include "opt.h"
 #include "output.h"
 
@@ -50,6 +52,9 @@ static const char usage[] =
 	"      --repeat-last-n N     tokens the penalty looks back over (default 64)\n"
 	"      --seed S              sampling seed (default: random)\n"
 	"      --stop STR            stop when STR is generated (repeatable)\n"
+	"      --grammar FILE        constrain the text to a GBNF grammar (root rule\n"
+	"                            \"root\")\n"
+	"      --json-schema FILE    constrain the text to JSON valid under the schema\n"
 	"  -c, --ctx-size N          context length (default: the model's, at most 4096)\n"
 	"      --batch-size N        prompt tokens per forward pass (default 512)\n"
 	"      --kv-type T           KV cache type: f16 (default) or f32\n"
@@ -78,6 +83,8 @@ enum {
 	OPT_SYSTEM,
 	OPT_RAG,
 	OPT_RAG_BUDGET,
+	OPT_GRAMMAR,
+	OPT_JSON_SCHEMA,
 };
 
 static const struct option longopts[] = {
@@ -104,6 +111,8 @@ static const struct option longopts[] = {
 	{ "system", required_argument, NULL, OPT_SYSTEM },
 	{ "rag", no_argument, NULL, OPT_RAG },
 	{ "rag-budget", required_argument, NULL, OPT_RAG_BUDGET },
+	{ "grammar", required_argument, NULL, OPT_GRAMMAR },
+	{ "json-schema", required_argument, NULL, OPT_JSON_SCHEMA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -147,6 +156,44 @@ out:
 	return rc;
 }
 
+/* The grammar of --grammar PATH (GBNF) or --json-schema PATH. */
+static int load_grammar(struct grammar **g, const char *path, int schema, struct lm_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int rc = LM_OK;
+
+	if (!f)
+		return lm_fail_errno(err, "%s", path);
+	for (;;) {
+		size_t got;
+
+		if (len == cap) {
+			char *p = realloc(text, cap = cap ? 2 * cap : 4096);
+
+			if (!p) {
+				rc = lm_fail(err, LM_ENOMEM, "out of memory");
+				goto out;
+			}
+			text = p;
+		}
+		got = fread(text + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		rc = lm_fail_errno(err, "%s", path);
+		goto out;
+	}
+	rc = schema ? jsonschema_grammar(text, len, path, g, err) : grammar_parse(g, text, len, path, err);
+out:
+	free(text);
+	fclose(f);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opt_parser op;
@@ -159,6 +206,8 @@ int main(int argc, char **argv)
 	struct chat_template *chat = NULL;
 	struct lm_error chat_err = { 0 };
 	const char *model = NULL, *prompt = NULL, *stops[MAX_STOPS], *template_name = NULL;
+	const char *grammar_path = NULL, *schema_path = NULL;
+	struct grammar *grammar = NULL;
 	int c, format = -1, seeded = 0, rag = 0, rc = LM_OK;
 	long long rag_budget = 0;
 
@@ -203,6 +252,8 @@ int main(int argc, char **argv)
 		case OPT_SYSTEM: cfg.system = optarg; cfg.chat_prompts = 1; break;
 		case OPT_RAG: rag = 1; break;
 		case OPT_RAG_BUDGET: rag_budget = opt_int("--rag-budget", optarg, 1, INT_MAX); break;
+		case OPT_GRAMMAR: grammar_path = optarg; break;
+		case OPT_JSON_SCHEMA: schema_path = optarg; break;
 		}
 	}
 	if (!model)
@@ -215,6 +266,8 @@ int main(int argc, char **argv)
 		opt_usage_error("--rag-budget needs --rag");
 	if (rag && cfg.dump_logits)
 		opt_usage_error("--dump-logits is not for --rag");
+	if (grammar_path && schema_path)
+		opt_usage_error("give --grammar or --json-schema, not both");
 	cfg.rag_budget = (size_t)rag_budget;
 	params.n_threads = op.threads;
 	if (!seeded) {
@@ -226,13 +279,20 @@ int main(int argc, char **argv)
 	}
 	cfg.stream = format < 0 ? isatty(STDOUT_FILENO) : format == 0;
 
-	if (decoder_open(&dec, model, &params, &err))
+	if ((grammar_path || schema_path) &&
+	    load_grammar(&grammar, grammar_path ? grammar_path : schema_path, schema_path != NULL, &err))
 		diag_fail(&err);
+	cfg.grammar = grammar;
+	if (decoder_open(&dec, model, &params, &err)) {
+		grammar_free(grammar);
+		diag_fail(&err);
+	}
 	/* "messages" need a template even without --chat: the model's own
 	 * when it has a usable one, else they are refused with the reason */
 	if (load_template(&chat, model, template_name, cfg.chat_prompts ? &err : &chat_err)) {
 		if (cfg.chat_prompts) {
 			decoder_close(dec);
+			grammar_free(grammar);
 			diag_fail(&err);
 		}
 		cfg.no_chat = chat_err.msg;
@@ -262,12 +322,16 @@ int main(int argc, char **argv)
 	output_close(&out, NULL);
 	decoder_close(dec);
 	chat_template_free(chat);
+	grammar_free(grammar);
 	if (rc)
 		diag_fail(&err);
 	diag_info("%llu records: %llu prompt tokens (%llu from the cache) in %.2f s, %llu generated in %.2f s",
 		  (unsigned long long)st.records, (unsigned long long)st.prompt_tokens,
 		  (unsigned long long)st.reused_tokens, st.prefill_s, (unsigned long long)st.completion_tokens,
 		  st.decode_s);
+	if (st.mask_steps)
+		diag_info("grammar: %llu masking steps, %.3f ms of CPU each", (unsigned long long)st.mask_steps,
+			  st.mask_s * 1e3 / (double)st.mask_steps);
 	if (st.bad)
 		diag_error("%llu bad record%s skipped", (unsigned long long)st.bad, st.bad == 1 ? "" : "s");
 	diag_close_stdout();

@@ -9,6 +9,8 @@
 #include "json.h"
 #include "model/chat.h"
 #include "model/decoder.h"
+#include "model/grammar.h"
+#include "model/jsonschema.h"
 #include "model/rag.h"
 #include "ndjson.h"
 #include "npy.h"
@@ -30,6 +32,16 @@ struct gen {
 	uint64_t record;             /* records seen, for dump names */
 	char *bos_text, *eos_text;   /* the chat template's bos_token, eos_token */
 	int add_bos, add_eos;        /* the vocabulary's post-processor adds them */
+	struct grammar_vocab *gvocab;  /* the tokens' texts, once a grammar is used */
+	struct grammar_state *gstate;  /* the current record's match, or NULL */
+	struct grammar_state *cfg_state;  /* cfg->grammar's */
+	struct grammar *rec_grammar;   /* the last record's own grammar, */
+	struct grammar_state *rec_state;
+	char *rec_key;                 /* and its source ("g:" or "s:" + text) */
+	uint8_t *allowed;            /* n_vocab: the mask of the current step */
+	int32_t *eog;                /* the end-of-generation ids */
+	uint8_t *gvocab_text_ok;     /* per id: a token with text, not special */
+	size_t n_eog;
 };
 
 static double now(void)
@@ -37,6 +49,16 @@ static double now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this thread: masking runs on it alone, and wall time is
+ * noisy on a shared machine. */
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -361,6 +383,67 @@ static int set_result(struct gen *g, struct json_doc *doc, struct json_value *re
 	return rc ? lm_fail(err, LM_ENOMEM, "out of memory") : LM_OK;
 }
 
+/* Token ID's text as the completion shows it: without its leading space
+ * when it is the first token and STRIP_SPACE (genrun.h). */
+static const char *shown_text(struct gen *g, int32_t id, int strip_space, size_t *len)
+{
+	const char *t = tokenizer_token(decoder_tokenizer(g->dec), id, len);
+
+	if (t && strip_space && *len && t[0] == ' ') {
+		t++;
+		(*len)--;
+	}
+	return t;
+}
+
+/* The grammar's mask for the next token into g->allowed and the sampler.
+ * The first token of a completion that loses its leading space is checked
+ * token by token (its text differs from the trie's); later ones through
+ * the trie. */
+static int grammar_mask(struct gen *g, int first, int strip_space, struct lm_error *err)
+{
+	int n_vocab = decoder_n_vocab(g->dec), end = grammar_can_end(g->gstate);
+	double t0 = thread_cpu();
+	long n = 0;
+
+	if (first && strip_space) {
+		memset(g->allowed, 0, (size_t)n_vocab);
+		for (int32_t id = 0; id < n_vocab; id++) {
+			size_t len;
+			const char *t = shown_text(g, id, 1, &len);
+			int r;
+
+			if (!t || !len || decoder_is_eog(g->dec, id) || !g->gvocab_text_ok[id])
+				continue;
+			r = grammar_accept(g->gstate, t, len);
+			if (r < 0 || (r && grammar_state_reset(g->gstate)))
+				return lm_fail(err, LM_ENOMEM, "out of memory");
+			g->allowed[id] = (uint8_t)r;
+			n += r;
+		}
+	} else if ((n = grammar_vocab_allowed(g->gvocab, g->gstate, g->allowed)) < 0) {
+		return lm_fail(err, LM_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < g->n_eog; i++) {
+		g->allowed[g->eog[i]] = (uint8_t)end;
+		n += end;
+	}
+	g->stats->mask_s += thread_cpu() - t0;
+	g->stats->mask_steps++;
+	if (!n) {
+		char *clean;
+		size_t len;
+
+		clean = valid_utf8(g->text ? g->text : "", g->text_len, &len);
+		lm_fail(err, LM_EINVAL, "the grammar allows no token of the vocabulary after \"%.200s\"",
+			clean ? clean : "");
+		free(clean);
+		return LM_EINVAL;
+	}
+	sampler_set_mask(g->sampler, g->allowed);
+	return LM_OK;
+}
+
 /* Evaluate g->prompt, sample the completion and write REC with it; T0 is
  * when the record's work began. */
 static int complete(struct gen *g, struct json_doc *doc, struct json_value *rec, double t0, struct lm_error *err)
@@ -401,11 +484,21 @@ static int complete(struct gen *g, struct json_doc *doc, struct json_value *rec,
 	sampler_reset(g->sampler);
 	for (size_t i = 0; i < g->prompt.n; i++)
 		sampler_accept(g->sampler, g->prompt.ids[i]);
+	if (g->gstate && grammar_state_reset(g->gstate))
+		return lm_fail(err, LM_ENOMEM, "out of memory");
 	for (;;) {
 		int32_t id;
 
 		if (cfg->n_predict >= 0 && g->completion.n >= (size_t)cfg->n_predict)
 			break;
+		if (g->gstate) {
+			if (grammar_done(g->gstate)) {
+				finish = "stop";
+				break;
+			}
+			if ((rc = grammar_mask(g, !g->completion.n, strip_space, err)))
+				return rc;
+		}
 		id = sampler_sample(g->sampler, g->logits);
 		if (!g->completion.n)
 			t_first = now();
@@ -414,6 +507,16 @@ static int complete(struct gen *g, struct json_doc *doc, struct json_value *rec,
 			break;
 		}
 		sampler_accept(g->sampler, id);
+		if (g->gstate) {
+			size_t len;
+			const char *t = shown_text(g, id, strip_space && !g->completion.n, &len);
+
+			/* the mask allowed it, so the grammar takes it */
+			if ((rc = grammar_accept(g->gstate, t, len)) != 1)
+				return rc < 0 ? lm_fail(err, LM_ENOMEM, "out of memory") :
+				       lm_fail(err, LM_EINVAL, "token %d was drawn outside the grammar", (int)id);
+			rc = LM_OK;
+		}
 		rc = tok_ids_push(&g->completion, id, err);
 		if (rc)
 			return rc;
@@ -423,6 +526,10 @@ static int complete(struct gen *g, struct json_doc *doc, struct json_value *rec,
 		}
 		if (rc)
 			return rc;
+		if (g->gstate && grammar_done(g->gstate)) {
+			finish = "stop";
+			break;
+		}
 		if (cfg->n_predict >= 0 && g->completion.n >= (size_t)cfg->n_predict)
 			break;
 		if (decoder_n_past(dec) >= decoder_n_ctx(dec))
@@ -451,10 +558,66 @@ static int complete(struct gen *g, struct json_doc *doc, struct json_value *rec,
 	return rc;
 }
 
+static int grammar_init(struct gen *g, struct lm_error *err);
+
+/* The grammar of record REC: its own "grammar" (GBNF text) or
+ * "json_schema" (a schema), else cfg->grammar.  The last record's own
+ * grammar is kept for the next record with the same one. */
+static int record_grammar(struct gen *g, const struct json_value *rec, struct lm_error *err)
+{
+	const struct json_value *gram = json_get(rec, "grammar"), *schema = json_get(rec, "json_schema");
+	char *key = NULL, *gbnf = NULL;
+	size_t len;
+	int rc;
+
+	g->gstate = g->cfg_state;
+	if (!gram && !schema)
+		return LM_OK;
+	if (gram && schema)
+		return lm_fail(err, LM_EINVAL, "the record has both \"grammar\" and \"json_schema\"");
+	if (gram && json_type(gram) != JSON_STRING)
+		return lm_fail(err, LM_EINVAL, "\"grammar\" is a %s, not a string", json_type_name(json_type(gram)));
+	key = json_to_string(gram ? gram : schema, &len, err);
+	if (!key)
+		return err->code ? err->code : lm_fail(err, LM_ENOMEM, "out of memory");
+	key[0] = gram ? 'g' : 's';  /* the text's first byte is '"', '{', 't' or 'f': mark the kind */
+	if (g->rec_key && !strcmp(g->rec_key, key)) {
+		free(key);
+		g->gstate = g->rec_state;
+		return LM_OK;
+	}
+	grammar_state_free(g->rec_state);
+	grammar_free(g->rec_grammar);
+	free(g->rec_key);
+	g->rec_state = NULL;
+	g->rec_grammar = NULL;
+	g->rec_key = NULL;
+	if (gram) {
+		const char *src = json_string(gram, &len);
+
+		rc = grammar_parse(&g->rec_grammar, src, len, "\"grammar\"", err);
+	} else {
+		rc = jsonschema_to_gbnf(schema, "\"json_schema\"", &gbnf, &len, err);
+		rc = rc ? rc : grammar_parse(&g->rec_grammar, gbnf, len, "the grammar of \"json_schema\"", err);
+	}
+	rc = rc ? rc : grammar_init(g, err);
+	rc = rc ? rc : grammar_state_new(&g->rec_state, g->rec_grammar, err);
+	free(gbnf);
+	if (rc) {
+		free(key);
+		return rc;
+	}
+	g->rec_key = key;
+	g->gstate = g->rec_state;
+	return LM_OK;
+}
+
 static int generate(struct gen *g, struct json_doc *doc, struct json_value *rec, struct lm_error *err)
 {
 	double t0 = now();
-	int rc = record_tokens(g, doc, rec, err);
+	int rc = record_grammar(g, rec, err);
+
+	rc = rc ? rc : record_tokens(g, doc, rec, err);
 
 	return rc ? rc : complete(g, doc, rec, t0, err);
 }
@@ -487,6 +650,46 @@ static int probe_special(struct gen *g, struct lm_error *err)
 	return rc;
 }
 
+/* The trie of the tokens' texts for the grammar: every id but the special
+ * ones (BOS, EOS, ..., end of generation), which stand for no text. */
+static int grammar_init(struct gen *g, struct lm_error *err)
+{
+	const struct tokenizer *tok = decoder_tokenizer(g->dec);
+	size_t n = (size_t)decoder_n_vocab(g->dec);
+	const char **text;
+	size_t *len;
+	int rc = LM_OK;
+
+	if (g->gvocab)
+		return LM_OK;
+	text = calloc(n, sizeof(*text));
+	len = calloc(n, sizeof(*len));
+	g->allowed = malloc(n);
+	g->eog = malloc(n * sizeof(*g->eog));
+	g->gvocab_text_ok = calloc(n, 1);
+	if (!text || !len || !g->allowed || !g->eog || !g->gvocab_text_ok) {
+		rc = lm_fail(err, LM_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int special = decoder_is_eog(g->dec, (int32_t)i);
+
+		for (int k = 0; k < TOK_SPECIAL_COUNT; k++)
+			special |= tokenizer_special(tok, (enum tok_special)k) == (int32_t)i;
+		if (decoder_is_eog(g->dec, (int32_t)i))
+			g->eog[g->n_eog++] = (int32_t)i;
+		if (special || i >= tokenizer_n_vocab(tok))
+			continue;
+		text[i] = tokenizer_token(tok, (int32_t)i, &len[i]);
+		g->gvocab_text_ok[i] = text[i] && len[i];
+	}
+	rc = grammar_vocab_new(&g->gvocab, text, len, n, err);
+out:
+	free(text);
+	free(len);
+	return rc;
+}
+
 static int gen_init(struct gen *g, struct decoder *dec, const struct genrun_config *cfg, struct output *out,
 		    struct genrun_stats *stats, struct lm_error *err)
 {
@@ -499,13 +702,22 @@ static int gen_init(struct gen *g, struct decoder *dec, const struct genrun_conf
 	g->eos_text = token_text(decoder_tokenizer(dec), tokenizer_special(decoder_tokenizer(dec), TOK_EOS));
 	if (!g->bos_text || !g->eos_text)
 		return lm_fail(err, LM_ENOMEM, "out of memory");
-	return probe_special(g, err) || sampler_new(&g->sampler, &cfg->sample, decoder_n_vocab(dec), err) ?
-	       err->code : LM_OK;
+	return probe_special(g, err) || sampler_new(&g->sampler, &cfg->sample, decoder_n_vocab(dec), err) ||
+	       (cfg->grammar && (grammar_init(g, err) || grammar_state_new(&g->cfg_state, cfg->grammar, err))) ?
+	       err->code : (g->gstate = g->cfg_state, LM_OK);
 }
 
 static void gen_free(struct gen *g)
 {
 	sampler_free(g->sampler);
+	grammar_vocab_free(g->gvocab);
+	grammar_state_free(g->cfg_state);
+	grammar_state_free(g->rec_state);
+	grammar_free(g->rec_grammar);
+	free(g->rec_key);
+	free(g->allowed);
+	free(g->eog);
+	free(g->gvocab_text_ok);
 	free(g->bos_text);
 	free(g->eos_text);
 	free(g->logits);

@@ -32,6 +32,19 @@
  * the first word is dropped, as llama.cpp's detokenizer drops it at the
  * start of a sequence.  Bytes that never form valid UTF-8 become U+FFFD.
  *
+ * Constrained decoding (cfg->grammar, grammar.h): before each draw the
+ * tokens whose text the grammar cannot accept next are masked out
+ * (sampler_set_mask, so the chain runs over the allowed tokens only), and
+ * the drawn token's text is fed to the grammar.  Special tokens (BOS,
+ * EOS, ...) are never allowed as text; the end-of-generation tokens are
+ * allowed exactly when the text so far is complete.  Generation stops
+ * ("stop") when the grammar is complete and admits nothing more; "length"
+ * (the -n limit or a full context) leaves a text that may be incomplete.
+ * A grammar that allows no token of the vocabulary at some point is an
+ * error for the record.  A record may carry its own "grammar" (GBNF text) or
+ * "json_schema" (a schema, jsonschema.h), used instead of cfg->grammar;
+ * an invalid one is an error for that record.
+ *
  * Output: with stream set, the text itself, flushed as it grows, a
  * newline after each record; else the record with "text",
  * "finish_reason", "usage" {prompt_tokens, completion_tokens} and
@@ -69,6 +82,7 @@
 
 struct chat_template;
 struct decoder;
+struct grammar;
 
 struct genrun_config {
 	struct sample_params sample;
@@ -82,6 +96,7 @@ struct genrun_config {
 	const char *no_chat;        /* why there is no template (an error message) */
 	int chat_prompts;           /* prompts and texts become user messages */
 	const char *system;         /* NULL, or the system message to put first */
+	const struct grammar *grammar;  /* NULL, or the grammar every completion follows */
 	size_t rag_budget;          /* genrun_rag: passage tokens; 0: the default */
 	int skip_bad;
 	void (*report_bad)(const struct lm_error *err, void *arg);
@@ -95,6 +110,8 @@ struct genrun_stats {
 	uint64_t completion_tokens;
 	uint64_t bad;
 	double prefill_s, decode_s;
+	double mask_s;              /* CPU time spent masking the vocabulary (grammar) */
+	uint64_t mask_steps;
 };
 
 /* Generate for every record of IN. */

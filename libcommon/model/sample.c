@@ -13,6 +13,7 @@ struct sampler {
 	uint32_t *stamp;            /* per id: the call that last penalised it */
 	uint32_t call;
 	uint64_t rng[4];
+	const uint8_t *mask;        /* NULL, or the ids allowed */
 };
 
 void sample_params_default(struct sample_params *p)
@@ -200,6 +201,14 @@ const struct sample_cand *sampler_candidates(struct sampler *s, const float *log
 				c[id].logit /= p->repeat_penalty;
 		}
 	}
+	if (s->mask) {
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (s->mask[i])
+				c[m++] = c[i];
+		n = m ? m : 1;  /* the caller promises one; never an empty set */
+	}
 	if (p->temp <= 0) {
 		size_t best = 0;
 
@@ -242,6 +251,11 @@ const struct sample_cand *sampler_candidates(struct sampler *s, const float *log
 	softmax(c, n, p->temp);
 	*n_out = n;
 	return c;
+}
+
+void sampler_set_mask(struct sampler *s, const uint8_t *allowed)
+{
+	s->mask = allowed;
 }
 
 int32_t sampler_sample(struct sampler *s, const float *logits)

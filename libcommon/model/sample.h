@@ -59,6 +59,12 @@ void sampler_free(struct sampler *s);
 void sampler_reset(struct sampler *s);
 /* Record ID as emitted (or part of the prompt), for the repeat penalty. */
 void sampler_accept(struct sampler *s, int32_t id);
+/* Restrict the next draws to the ids with ALLOWED[id] != 0 (NULL: every
+ * id), e.g. those a grammar accepts.  The same as setting the other
+ * logits to -inf before the chain, as llama.cpp's grammar sampler does:
+ * they never become candidates.  At least one id must be allowed.  The
+ * array is read by each call until the mask is changed. */
+void sampler_set_mask(struct sampler *s, const uint8_t *allowed);
 /* Run the chain (without the draw) on LOGITS (n_vocab floats, not
  * modified): the surviving candidates, most probable first (ties by id),
  * with probabilities after temperature that sum to 1.  Valid until the
