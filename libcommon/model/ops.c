@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "qgemm.h"
 #include "quant.h"
 #include "threadpool.h"
 #include "vecmath.h"
@@ -16,12 +17,15 @@
  * about what one core's L2 holds. */
 #define TILE_OUT_MAX 512
 #define TILE_OUT_MIN 64
-/* At most this many tokens use the quantised dot products: converting the
- * weight tile to float32 costs about as much as a few dot products per row. */
+/* At most this many tokens use the quantised dot products row by row:
+ * converting (or re-packing, for qgemm) the weight tile costs about as
+ * much as a few dot products per row. */
 #define GEMV_MAX_TOK 4
+/* Activation rows converted per task when many are. */
+#define XQ_ROWS_PER_TASK 16
 
 struct ops_scratch {
-	float *buf;
+	float *buf;                    /* bytes: converted or re-packed weight tiles */
 	size_t cap;
 };
 
@@ -150,6 +154,36 @@ static void matmul_tile(int64_t task, int thread, void *arg)
 		    j->y + t0 * j->ldy + o0, (int)j->ldy);
 }
 
+/* Integer products of a weight tile with a token tile (kernels/qgemm.h),
+ * the activations already in the weight's dot-product type. */
+static void qgemm_tile(int64_t task, int thread, void *arg)
+{
+	struct matmul_job *j = arg;
+	const struct tensor *w = j->w;
+	int64_t o0 = task / j->n_tok_tiles * j->out_tile;
+	int64_t o1 = o0 + j->out_tile < w->ne[1] ? o0 + j->out_tile : w->ne[1];
+	int64_t t0 = task % j->n_tok_tiles * j->tok_tile;
+	int64_t t1 = t0 + j->tok_tile < j->n_tok ? t0 + j->tok_tile : j->n_tok;
+
+	qgemm(w->type, w->ne[0], tensor_row(w, o0, 0, 0), w->nb[1], o1 - o0,
+	      (const char *)j->ops->xq + (size_t)t0 * j->xq_row, j->xq_row, t1 - t0, j->y + t0 * j->ldy + o0,
+	      j->ldy, j->ops->scratch[thread].buf);
+	if (j->bias)
+		for (int64_t t = t0; t < t1; t++)
+			add_bias(j->y + t * j->ldy, j->bias, o0, o1);
+}
+
+static void convert_rows(int64_t task, int thread, void *arg)
+{
+	struct matmul_job *j = arg;
+	enum dtype dot = (enum dtype)quant_vec_dot_type(j->w->type);
+	int64_t t1 = (task + 1) * XQ_ROWS_PER_TASK < j->n_tok ? (task + 1) * XQ_ROWS_PER_TASK : j->n_tok;
+
+	(void)thread;
+	for (int64_t t = task * XQ_ROWS_PER_TASK; t < t1; t++)
+		quant_from_float(dot, j->x + t * j->ldx, (char *)j->ops->xq + (size_t)t * j->xq_row, j->w->ne[0]);
+}
+
 static void gemv_tile(int64_t task, int thread, void *arg)
 {
 	struct matmul_job *j = arg;
@@ -197,20 +231,24 @@ int ops_matmul(struct ops *ops, const struct tensor *w, const struct tensor *b, 
 	n_out_tiles = (w->ne[1] + j.out_tile - 1) / j.out_tile;
 	if (n_tok <= 0)
 		return LM_OK;
-	if (w->type != DTYPE_F32 && n_tok <= GEMV_MAX_TOK) {
+	if (w->type != DTYPE_F32 && (n_tok <= GEMV_MAX_TOK || qgemm_blocked(w->type))) {
 		enum dtype dot = (enum dtype)quant_vec_dot_type(w->type);
 
 		rc = dtype_row_size(dot, w->ne[0], &j.xq_row, err);
 		rc = rc ? rc : grow(&ops->xq, &ops->xq_cap, j.xq_row * (size_t)n_tok, err);
 		if (rc)
 			return rc;
-		for (int64_t t = 0; t < n_tok; t++)
-			quant_from_float(dot, x + t * ldx, (char *)ops->xq + t * j.xq_row, w->ne[0]);
-		threadpool_run(ops->pool, n_out_tiles, gemv_tile, &j);
-		return LM_OK;
+		if (n_tok <= GEMV_MAX_TOK) {
+			for (int64_t t = 0; t < n_tok; t++)
+				quant_from_float(dot, x + t * ldx, (char *)ops->xq + t * j.xq_row, w->ne[0]);
+			threadpool_run(ops->pool, n_out_tiles, gemv_tile, &j);
+			return LM_OK;
+		}
+		threadpool_run(ops->pool, (n_tok + XQ_ROWS_PER_TASK - 1) / XQ_ROWS_PER_TASK, convert_rows, &j);
 	}
 	if (w->type != DTYPE_F32) {
-		size_t need = (size_t)j.out_tile * (size_t)w->ne[0] * sizeof(float);
+		size_t need = qgemm_blocked(w->type) ? qgemm_scratch_size(w->type, w->ne[0], j.out_tile) :
+			      (size_t)j.out_tile * (size_t)w->ne[0] * sizeof(float);
 
 		for (int i = 0; i < ops->n_threads; i++) {
 			rc = grow((void **)&ops->scratch[i].buf, &ops->scratch[i].cap, need, err);
@@ -225,6 +263,10 @@ int ops_matmul(struct ops *ops, const struct tensor *w, const struct tensor *b, 
 	       j.tok_tile > 64)
 		j.tok_tile = (j.tok_tile + 1) / 2;
 	j.n_tok_tiles = (n_tok + j.tok_tile - 1) / j.tok_tile;
+	if (qgemm_blocked(w->type)) {
+		threadpool_run(ops->pool, n_out_tiles * j.n_tok_tiles, qgemm_tile, &j);
+		return LM_OK;
+	}
 	blas_set_threads(1);      /* the pool's threads each run one sgemm */
 	threadpool_run(ops->pool, n_out_tiles * j.n_tok_tiles, matmul_tile, &j);
 	return LM_OK;

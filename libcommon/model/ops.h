@@ -6,11 +6,17 @@
  * inputs, ne[1] = outputs, so row o of the weight holds output o's inputs.
  *
  * ops_matmul splits the product over the thread pool: tiles of tokens x
- * outputs, each tile an OpenBLAS sgemm (one BLAS thread per tile: the pool
- * owns the parallelism) on the weight rows, converted to float32 first when
- * they are stored in another type.  With few tokens it uses the quantised
- * dot products of kernels/quant.h instead (no conversion of the whole
- * matrix for one vector).
+ * outputs.  Float weights (F32, F16, BF16) and the quant types without a
+ * blocked integer kernel: each tile an OpenBLAS sgemm (one BLAS thread per
+ * tile: the pool owns the parallelism) on the weight rows, converted to
+ * float32 first when they are stored in another type.  Q8_0, Q4_0, Q5_0,
+ * Q4_K, Q5_K, Q6_K (qgemm_blocked): the activation rows are converted once
+ * to the weight's dot-product type and each tile is an integer GEMM
+ * (kernels/qgemm.h), whose outputs are bit for bit the scalar quant
+ * vec_dot's, as llama.cpp computes a batch.
+ * With few tokens every quant type uses the quantised dot products of
+ * kernels/quant.h row by row (no conversion of the whole matrix for one
+ * vector).
  */
 #ifndef LMPIPE_OPS_H
 #define LMPIPE_OPS_H
