@@ -443,11 +443,42 @@ static int reserve(struct decoder *dec, int64_t n_tok, struct lm_error *err)
 	return LM_OK;
 }
 
+/* Single-token attention over at most this many query-key products
+ * (heads x positions x head size) runs on the calling thread. */
+#define ATTENTION_INLINE_MAX (1 << 19)
+
 struct attention_job {
 	struct decoder *dec;
 	int layer;
 	int p0, n_tok;                /* first position of the chunk, its length */
 };
+
+/* One query row of head H against the whole cache (single-token decode):
+ * the scores are dot products of the query, already rounded to F16, with
+ * the cached F16 keys (ggml's F16 vec_dot, the products ggml forms), so no
+ * key is converted to float; the values are summed row by row with their
+ * weights.  Per token this replaces two dequantisations of the head's
+ * whole history and two sgemm calls with one-row operands. */
+static void attention_row(struct decoder *dec, struct thread_scratch *ts, int layer, int h, int n_kv)
+{
+	quant_vec_dot_fn *dot = quant_kernels()->vec_dot[DTYPE_F16];
+	int hd = dec->head_dim, kvh = h / (dec->n_head / dec->n_head_kv);
+	size_t off = (size_t)layer * (size_t)dec->n_ctx * dec->kv_row + (size_t)kvh * (size_t)hd * 2;
+	float scale = 1.0f / sqrtf((float)hd), *s = ts->scores, *out = dec->att + (size_t)h * hd;
+	float *v = ts->vf;
+	uint16_t *q = (uint16_t *)ts->kf;
+
+	quant_from_float(DTYPE_F16, dec->q + (size_t)h * hd, q, hd);
+	for (int p = 0; p < n_kv; p++)
+		s[p] = dot(hd, dec->k_cache + off + (size_t)p * dec->kv_row, q) * scale;
+	ops_softmax(s, n_kv);
+	memset(out, 0, (size_t)hd * sizeof(float));
+	for (int p = 0; p < n_kv; p++) {
+		quant_dequantize_row(DTYPE_F16, dec->v_cache + off + (size_t)p * dec->kv_row, v, hd);
+		for (int i = 0; i < hd; i++)
+			out[i] += s[p] * v[i];
+	}
+}
 
 /* One query head over the chunk: softmax(Q K^T / sqrt(head_dim) + causal
  * mask) V, keys and values from the cache (positions 0 .. p0 + n_tok - 1). */
@@ -462,6 +493,10 @@ static void attention_task(int64_t task, int thread, void *arg)
 	size_t head_off = (size_t)kvh * (size_t)hd * (dec->kv_type == DTYPE_F32 ? 4 : 2);
 	float *s = ts->scores;
 
+	if (j->n_tok == 1 && dec->kv_type == DTYPE_F16) {
+		attention_row(dec, ts, j->layer, h, n_kv);
+		return;
+	}
 	for (int p = 0; p < n_kv; p++) {
 		size_t off = layer_off + (size_t)p * dec->kv_row + head_off;
 
@@ -525,8 +560,15 @@ static int run_layer(struct decoder *dec, int il, int p0, int n_tok, struct lm_e
 			for (int i = 0; i < qd; i++)
 				q[i] = f16_to_f32(f32_to_f16(q[i]));
 	}
-	blas_set_threads(1);      /* each of the pool's threads runs its own sgemm */
-	threadpool_run(ops_pool(ops), dec->n_head, attention_task, &job);
+	if (n_tok == 1 && dec->kv_type == DTYPE_F16 &&
+	    (int64_t)dec->n_head * (p0 + 1) * hd <= ATTENTION_INLINE_MAX) {
+		/* a short history: waking the pool costs more than the work */
+		for (int h = 0; h < dec->n_head; h++)
+			attention_row(dec, &dec->ts[0], il, h, p0 + 1);
+	} else {
+		blas_set_threads(1);      /* each of the pool's threads runs its own sgemm */
+		threadpool_run(ops_pool(ops), dec->n_head, attention_task, &job);
+	}
 
 	rc = ops_matmul(ops, &l->o, &l->o_b, dec->att, (size_t)qd, n_tok, dec->tmp, (size_t)d, err);
 	if (rc)

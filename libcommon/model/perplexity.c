@@ -34,6 +34,10 @@ int perplexity_run(struct decoder *dec, const char *text, size_t len, int n_ctx,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	/* llama-perplexity reads its text with -f, which drops one trailing
+	 * newline (common/arg.cpp); the same text must give the same tokens */
+	if (len > 0 && text[len - 1] == '\n')
+		len--;
 	if (n_ctx < 4 || n_ctx > decoder_n_ctx(dec))
 		return lm_fail(err, LM_EINVAL, "a context of %d tokens: it must be 4 .. %d (the "
 			       "model's cache)", n_ctx, decoder_n_ctx(dec));
