@@ -26,17 +26,6 @@ static inline int imax(int a, int b)
 	return a > b ? a : b;
 }
 
-/* ggml's nearest_int: adding 1.5 * 2^23 leaves the integer, rounded to
- * nearest even, in the low mantissa bits (valid for |f| <= 2^22 - 1; the
- * callers stay inside that, as in ggml). */
-static inline int nearest_int(float f)
-{
-	float v = f + 12582912.f;
-	int32_t i;
-
-	memcpy(&i, &v, sizeof i);
-	return (i & 0x007fffff) - 0x00400000;
-}
 
 /* ---- dequantisation (ggml-quants.c dequantize_row_*) ---- */
 
@@ -860,8 +849,8 @@ static void quant_k4_scales(const float *x, int nmax, float rmin, int nstep, uin
 			    uint16_t *dminp, uint8_t *packed)
 {
 	float mins[QK_K / 32], scales[QK_K / 32], weights[32];
-	float max_scale = 0, max_min = 0, inv_scale, inv_min, sum_x2, av_x, d, dm;
-	uint8_t Laux[32], ls, lm, sc, m;
+	float max_scale = 0, max_min = 0, sum_x2, av_x, d, dm;
+	uint8_t Laux[32], sc, m;
 	int j, l;
 
 	for (j = 0; j < QK_K / 32; j++) {
@@ -878,22 +867,7 @@ static void quant_k4_scales(const float *x, int nmax, float rmin, int nstep, uin
 		if (mins[j] > max_min)
 			max_min = mins[j];
 	}
-	inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-	inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-	for (j = 0; j < QK_K / 32; j++) {
-		ls = (uint8_t)nearest_int(inv_scale * scales[j]);
-		lm = (uint8_t)nearest_int(inv_min * mins[j]);
-		ls = ls < 63 ? ls : 63;
-		lm = lm < 63 ? lm : 63;
-		if (j < 4) {
-			packed[j] = ls;
-			packed[j + 4] = lm;
-		} else {
-			packed[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-			packed[j - 4] |= (uint8_t)((ls >> 4) << 6);
-			packed[j] |= (uint8_t)((lm >> 4) << 6);
-		}
-	}
+	quant_pack_scale_min_k4(packed, scales, mins, max_scale, max_min);
 	*dp = f32_to_f16(max_scale / 63.f);
 	*dminp = f32_to_f16(max_min / 63.f);
 	for (j = 0; j < QK_K / 32; j++) {

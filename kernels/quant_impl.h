@@ -111,6 +111,18 @@ static_assert(sizeof(struct block_q5_K) == 176, "block_q5_K is ggml's 176 bytes"
 static_assert(sizeof(struct block_q6_K) == 210, "block_q6_K is ggml's 210 bytes");
 static_assert(sizeof(struct block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
 
+/* ggml's nearest_int: adding 1.5 * 2^23 leaves the integer, rounded to
+ * nearest even, in the low mantissa bits (valid for |f| <= 2^22 - 1; the
+ * callers stay inside that, as in ggml). */
+static inline int nearest_int(float f)
+{
+	float v = f + 12582912.f;
+	int32_t i;
+
+	memcpy(&i, &v, sizeof i);
+	return (i & 0x007fffff) - 0x00400000;
+}
+
 /* ggml's get_scale_min_k4: scale and min J (0..7) of a Q4_K/Q5_K block,
  * six bits each, packed in 12 bytes. */
 static inline void quant_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
@@ -121,6 +133,31 @@ static inline void quant_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8
 	} else {
 		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
 		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+	}
+}
+
+/* The inverse, as ggml's Q4_K/Q5_K quantizers write it: the eight group
+ * SCALES and MINS as six-bit multiples of max_scale/63 and max_min/63. */
+static inline void quant_pack_scale_min_k4(uint8_t *packed, const float *scales, const float *mins,
+					   float max_scale, float max_min)
+{
+	float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+	float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+
+	for (int j = 0; j < QK_K / 32; j++) {
+		uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
+		uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
+
+		ls = ls < 63 ? ls : 63;
+		lm = lm < 63 ? lm : 63;
+		if (j < 4) {
+			packed[j] = ls;
+			packed[j + 4] = lm;
+		} else {
+			packed[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+			packed[j - 4] |= (uint8_t)((ls >> 4) << 6);
+			packed[j] |= (uint8_t)((lm >> 4) << 6);
+		}
 	}
 }
 

@@ -53,14 +53,6 @@ static inline uint16_t f2h(float f)
 	return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
 }
 
-static inline int nearest_int(float f)
-{
-	float v = f + 12582912.f;
-	int32_t i;
-
-	memcpy(&i, &v, sizeof i);
-	return (i & 0x007fffff) - 0x00400000;
-}
 
 /* ggml's nearest_int on eight lanes. */
 static inline __m256i nearest_int8(__m256 f)
@@ -583,8 +575,8 @@ static void k4_scales(const float *x, int nmax, float rmin, int nstep, uint8_t *
 {
 	float mins[QK_K / 32], scales[QK_K / 32], weights[32] __attribute__((aligned(32)));
 	float sq[32] __attribute__((aligned(32)));
-	float max_scale = 0, max_min = 0, inv_scale, inv_min, sum_x2, av_x, d, dm;
-	uint8_t ls, lm, sc, m;
+	float max_scale = 0, max_min = 0, sum_x2, av_x, d, dm;
+	uint8_t sc, m;
 	int j, l;
 
 	for (j = 0; j < QK_K / 32; j++) {
@@ -609,22 +601,7 @@ static void k4_scales(const float *x, int nmax, float rmin, int nstep, uint8_t *
 		if (mins[j] > max_min)
 			max_min = mins[j];
 	}
-	inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-	inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-	for (j = 0; j < QK_K / 32; j++) {
-		ls = (uint8_t)nearest_int(inv_scale * scales[j]);
-		lm = (uint8_t)nearest_int(inv_min * mins[j]);
-		ls = ls < 63 ? ls : 63;
-		lm = lm < 63 ? lm : 63;
-		if (j < 4) {
-			packed[j] = ls;
-			packed[j + 4] = lm;
-		} else {
-			packed[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-			packed[j - 4] |= (uint8_t)((ls >> 4) << 6);
-			packed[j] |= (uint8_t)((lm >> 4) << 6);
-		}
-	}
+	quant_pack_scale_min_k4(packed, scales, mins, max_scale, max_min);
 	*dp = f2h(max_scale / 63.f);
 	*dminp = f2h(max_min / 63.f);
 	for (j = 0; j < QK_K / 32; j++) {
