@@ -6,7 +6,17 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* How long a worker waiting for the next job, and the caller waiting for
+ * the workers, poll before sleeping on the condition variable.  A
+ * transformer layer hands the pool a dozen small jobs with a little serial
+ * work between them; a futex sleep and wake-up for each costs more than
+ * the job.  Bounded, so an idle pool or a loaded machine loses at most this
+ * much CPU per wait (llama.cpp's workers spin without bound, which is what
+ * makes them collapse when the cores are shared). */
+#define THREADPOOL_SPIN_NS 50000
 
 struct threadpool {
 	int n_threads;
@@ -16,9 +26,9 @@ struct threadpool {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;         /* workers: a new job or stop */
 	pthread_cond_t done;         /* caller: the last worker left the job */
-	uint64_t generation;         /* bumped once per job */
-	int busy;                    /* workers not yet finished with the job */
-	int stop;
+	atomic_uint_fast64_t generation;   /* bumped once per job, under lock */
+	atomic_int busy;             /* workers not yet finished with the job */
+	atomic_int stop;
 
 	threadpool_fn *fn;           /* the current job, set under lock */
 	void *arg;
@@ -40,6 +50,43 @@ static void run_tasks(struct threadpool *pool, threadpool_fn *fn, void *arg, int
 		fn(i, thread, arg);
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Poll until *GEN differs from SEEN or *STOP is set (with GEN NULL: until
+ * *COUNT is 0), for at most THREADPOOL_SPIN_NS.  1 when it happened. */
+static int spin_until(const atomic_uint_fast64_t *gen, uint64_t seen, const atomic_int *count,
+		      const atomic_int *stop)
+{
+	int64_t deadline = 0;
+
+	for (int i = 0;; i++) {
+		if (gen ? atomic_load(gen) != seen || atomic_load(stop) : atomic_load(count) == 0)
+			return 1;
+		cpu_relax();
+		if ((i & 63) == 63) {
+			int64_t t = now_ns();
+
+			if (!deadline)
+				deadline = t + THREADPOOL_SPIN_NS;
+			else if (t > deadline)
+				return 0;
+		}
+	}
+}
+
 static void *worker_main(void *p)
 {
 	struct threadpool *pool = ((struct worker_start *)p)->pool;
@@ -52,14 +99,16 @@ static void *worker_main(void *p)
 		void *arg;
 		int64_t n;
 
+		spin_until(&pool->generation, seen, NULL, &pool->stop);
+		/* the lock orders the reads of the job after the caller's writes */
 		pthread_mutex_lock(&pool->lock);
-		while (!pool->stop && pool->generation == seen)
+		while (!atomic_load(&pool->stop) && atomic_load(&pool->generation) == seen)
 			pthread_cond_wait(&pool->wake, &pool->lock);
-		if (pool->stop) {
+		if (atomic_load(&pool->stop)) {
 			pthread_mutex_unlock(&pool->lock);
 			return NULL;
 		}
-		seen = pool->generation;
+		seen = atomic_load(&pool->generation);
 		fn = pool->fn;
 		arg = pool->arg;
 		n = pool->n_tasks;
@@ -67,11 +116,14 @@ static void *worker_main(void *p)
 
 		run_tasks(pool, fn, arg, n, thread);
 
-		/* the unlock publishes this thread's writes to the caller */
-		pthread_mutex_lock(&pool->lock);
-		if (--pool->busy == 0)
+		/* the decrement publishes this thread's writes to the caller (seq_cst);
+		 * the signal is sent under the lock, so a caller that saw busy > 0
+		 * under the lock is already waiting for it */
+		if (atomic_fetch_sub(&pool->busy, 1) == 1) {
+			pthread_mutex_lock(&pool->lock);
 			pthread_cond_signal(&pool->done);
-		pthread_mutex_unlock(&pool->lock);
+			pthread_mutex_unlock(&pool->lock);
+		}
 	}
 }
 
@@ -89,6 +141,9 @@ struct threadpool *threadpool_new(int n_threads, struct lm_error *err)
 		goto nomem;
 	pool->n_threads = n_threads;
 	atomic_init(&pool->next, 0);
+	atomic_init(&pool->generation, 0);
+	atomic_init(&pool->busy, 0);
+	atomic_init(&pool->stop, 0);
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->wake, NULL);
 	pthread_cond_init(&pool->done, NULL);
@@ -128,7 +183,7 @@ void threadpool_free(struct threadpool *pool)
 	if (!pool)
 		return;
 	pthread_mutex_lock(&pool->lock);
-	pool->stop = 1;
+	atomic_store(&pool->stop, 1);
 	pthread_cond_broadcast(&pool->wake);
 	pthread_mutex_unlock(&pool->lock);
 	for (i = 0; i < pool->n_started; i++)
@@ -161,17 +216,19 @@ void threadpool_run(struct threadpool *pool, int64_t n_tasks, threadpool_fn *fn,
 	pool->arg = arg;
 	pool->n_tasks = n_tasks;
 	atomic_store_explicit(&pool->next, 0, memory_order_relaxed);
-	pool->busy = pool->n_threads - 1;
-	pool->generation++;
+	atomic_store(&pool->busy, pool->n_threads - 1);
+	atomic_fetch_add(&pool->generation, 1);
 	pthread_cond_broadcast(&pool->wake);
 	pthread_mutex_unlock(&pool->lock);
 
 	run_tasks(pool, fn, arg, n_tasks, 0);
 
-	pthread_mutex_lock(&pool->lock);
-	while (pool->busy)
-		pthread_cond_wait(&pool->done, &pool->lock);
-	pthread_mutex_unlock(&pool->lock);
+	if (!spin_until(NULL, 0, &pool->busy, NULL)) {
+		pthread_mutex_lock(&pool->lock);
+		while (atomic_load(&pool->busy))
+			pthread_cond_wait(&pool->done, &pool->lock);
+		pthread_mutex_unlock(&pool->lock);
+	}
 }
 
 int threadpool_default_threads(void)
