@@ -233,6 +233,12 @@ static int open_class(struct parser *ps, int negate)
 		g->cls = p;
 		g->cap_cls = cap;
 	}
+	/* an empty class ([^] is "any") still points into rng */
+	if (!g->rng) {
+		if (!(g->rng = malloc(64 * sizeof(*g->rng))))
+			return lm_fail(ps->err, LM_ENOMEM, "out of memory");
+		g->cap_rng = 64;
+	}
 	g->cls[g->n_cls++] = (struct gclass){ .first = (uint32_t)g->n_rng, .negate = negate };
 	return LM_OK;
 }
@@ -884,9 +890,10 @@ struct level_cache {
 
 static int gset_equal(const struct gset *a, const struct gset *b)
 {
+	/* an empty set may have no arrays yet */
 	return a == b || (a->n == b->n && a->len == b->len &&
-			  !memcmp(a->off, b->off, (a->n + 1) * sizeof(*a->off)) &&
-			  !memcmp(a->pos, b->pos, a->len * sizeof(*a->pos)));
+			  (a->n == 0 || !memcmp(a->off, b->off, (a->n + 1) * sizeof(*a->off))) &&
+			  (a->len == 0 || !memcmp(a->pos, b->pos, a->len * sizeof(*a->pos))));
 }
 
 struct grammar_state {
@@ -927,7 +934,8 @@ static uint32_t stack_hash(const uint32_t *p, size_t l)
 
 static int same_stack(const struct gset *s, size_t i, uint32_t h, const uint32_t *p, size_t l)
 {
-	return s->hash[i] == h && s->off[i + 1] - s->off[i] == l && !memcmp(s->pos + s->off[i], p, l * sizeof(*p));
+	return s->hash[i] == h && s->off[i + 1] - s->off[i] == l &&
+	       (l == 0 || !memcmp(s->pos + s->off[i], p, l * sizeof(*p)));
 }
 
 static void tab_insert(struct gset *s, size_t i)
@@ -1111,11 +1119,14 @@ static int advance(struct grammar_state *m, const struct gset *in, uint32_t cp, 
 	gset_clear(&m->seen);
 	m->budget = EXPAND_BUDGET;
 	for (size_t i = 0; i < in->n; i++) {
-		const uint32_t *st = in->pos + in->off[i];
 		size_t l = in->off[i + 1] - in->off[i];
+		const uint32_t *st;
 		int rc;
 
-		if (!l || !class_has(g, &g->cls[g->sym[st[l - 1]].arg], cp))
+		if (!l)
+			continue;  /* a finished stack; pos may still be NULL */
+		st = in->pos + in->off[i];
+		if (!class_has(g, &g->cls[g->sym[st[l - 1]].arg], cp))
 			continue;
 		m->scr_top = 0;
 		if ((rc = scr_reserve(m, l)))
