@@ -26,6 +26,11 @@
 #include "tokenize/unigram.h"
 #include "tokenize/wordpiece.h"
 
+/* Token ids index arrays of the vocabulary size: the largest real
+ * vocabularies have a few hundred thousand entries, and an id near
+ * INT32_MAX in a hostile file would ask for gigabytes. */
+#define HFJSON_MAX_ID ((1 << 24) - 1)
+
 #define METASPACE "\xe2\x96\x81"
 
 struct loader {
@@ -652,7 +657,7 @@ static int load_vocab_map(struct loader *L, const struct json_value *vocab)
 		char p[300];
 
 		snprintf(p, sizeof p, "model.vocab[\"%.200s\"]", key);
-		if ((rc = get_int(L, json_object_value(vocab, i), p, 0, INT32_MAX - 1, &id)))
+		if ((rc = get_int(L, json_object_value(vocab, i), p, 0, HFJSON_MAX_ID, &id)))
 			break;
 		if (klen + 1 > cap) {
 			char *nb = realloc(buf, klen + 1);
@@ -961,7 +966,7 @@ static int load_added(struct loader *L, const struct json_value *list)
 			return rc;
 		if (!json_get(o, "id"))
 			return bad(L, at(q, sizeof q, p, "id"), "missing");
-		if ((rc = get_int(L, json_get(o, "id"), at(q, sizeof q, p, "id"), 0, INT32_MAX - 1, &id)))
+		if ((rc = get_int(L, json_get(o, "id"), at(q, sizeof q, p, "id"), 0, HFJSON_MAX_ID, &id)))
 			return rc;
 		if (!len)
 			return bad(L, at(q, sizeof q, p, "content"), "empty");
