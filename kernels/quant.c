@@ -728,11 +728,10 @@ static void quant_ref_q2_K(const float *x, void *dst, int64_t n)
 	int64_t i, nb = n / QK_K;
 	uint8_t L[QK_K], Laux[16];
 	float weights[16], mins[QK_K / 16], scales[QK_K / 16];
-	const float q4scale = 15.f;
 	int j, l, ii;
 
 	for (i = 0; i < nb; i++, x += QK_K) {
-		float max_scale = 0, max_min = 0, iscale;
+		float max_scale = 0, max_min = 0;
 
 		for (j = 0; j < QK_K / 16; j++) {
 			for (l = 0; l < 16; l++)
@@ -744,23 +743,7 @@ static void quant_ref_q2_K(const float *x, void *dst, int64_t n)
 			if (mins[j] > max_min)
 				max_min = mins[j];
 		}
-		if (max_scale > 0) {
-			iscale = q4scale / max_scale;
-			for (j = 0; j < QK_K / 16; j++)
-				y[i].scales[j] = (uint8_t)nearest_int(iscale * scales[j]);
-			y[i].d = f32_to_f16(max_scale / q4scale);
-		} else {
-			memset(y[i].scales, 0, sizeof y[i].scales);
-			y[i].d = f32_to_f16(0.f);
-		}
-		if (max_min > 0) {
-			iscale = q4scale / max_min;
-			for (j = 0; j < QK_K / 16; j++)
-				y[i].scales[j] |= (uint8_t)(nearest_int(iscale * mins[j]) << 4);
-			y[i].dmin = f32_to_f16(max_min / q4scale);
-		} else {
-			y[i].dmin = f32_to_f16(0.f);
-		}
+		quant_pack_scales_q2_K(&y[i], scales, mins, max_scale, max_min);
 		for (j = 0; j < QK_K / 16; j++) {
 			float d = f16_to_f32(y[i].d) * (float)(y[i].scales[j] & 0xF), dm;
 

@@ -136,6 +136,24 @@ static inline void quant_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8
 	}
 }
 
+/* Q2_K's 4-bit group scales (low nibble) and mins (high nibble) as
+ * multiples of max/15, and the block's d and dmin, as ggml writes them. */
+static inline void quant_pack_scales_q2_K(struct block_q2_K *y, const float *scales, const float *mins,
+					  float max_scale, float max_min)
+{
+	const float q4scale = 15.f;
+
+	memset(y->scales, 0, sizeof y->scales);
+	y->d = f32_to_f16(max_scale > 0 ? max_scale / q4scale : 0.f);
+	if (max_scale > 0)
+		for (int j = 0; j < QK_K / 16; j++)
+			y->scales[j] = (uint8_t)nearest_int(q4scale / max_scale * scales[j]);
+	y->dmin = f32_to_f16(max_min > 0 ? max_min / q4scale : 0.f);
+	if (max_min > 0)
+		for (int j = 0; j < QK_K / 16; j++)
+			y->scales[j] |= (uint8_t)(nearest_int(q4scale / max_min * mins[j]) << 4);
+}
+
 /* The inverse, as ggml's Q4_K/Q5_K quantizers write it: the eight group
  * SCALES and MINS as six-bit multiples of max_scale/63 and max_min/63. */
 static inline void quant_pack_scale_min_k4(uint8_t *packed, const float *scales, const float *mins,
