@@ -285,6 +285,9 @@ int main(void)
 		      "t.json: model.merges[0]: merge 'a' + 'b'"), "merge of a missing token");
 	ok(load_fails("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":\"x\"}}}",
 		      "t.json: model.vocab[\"a\"]: expected an integer"), "non-integer id");
+	ok(load_fails("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0,\"b\":366666666}}}",
+		      "t.json: model.vocab[\"b\"]: expected an integer in 0..16777215"),
+	   "an id far beyond any vocabulary is refused, not allocated");
 	ok(load_fails("{\"model\":", "t.json: "), "truncated JSON");
 	ok(load_fails("[1]", "t.json: not a JSON object"), "not an object");
 	ok(load_fails("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}},\"decoder\":{\"type\":\"Nope\"}}",
